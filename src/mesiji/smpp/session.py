@@ -1,0 +1,245 @@
+"""The rules of one SMPP 3.4 session, with no I/O: bind states, sequence numbers, the window.
+
+A :class:`Session` is told what is sent and what arrives, and answers what that means: a
+response matched to its request, a request the peer may or may not send in this state, a
+request that took too long. The asyncio layer (:mod:`mesiji.smpp.connection`) only moves bytes
+and waits.
+
+States and the PDUs they allow follow SMPP 3.4 §2.3 and §2.7 (tables 2-1 and 2-2)::
+
+    open ──bind/bind_resp OK──▶ bound_tx | bound_rx | bound_trx ──unbind──▶ unbinding ──▶ closed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from mesiji.errors import LocalProtocolError
+from mesiji.smpp.constants import CommandId, CommandStatus
+from mesiji.smpp.pdus import (
+    Bind,
+    BindReceiver,
+    BindResp,
+    BindTransceiver,
+    BindTransmitter,
+    GenericNack,
+    Pdu,
+    Request,
+)
+
+C = CommandId
+
+#: §5.1.2.1: sequence numbers run from 0x00000001 to 0x7FFFFFFF.
+MAX_SEQUENCE = 0x7FFFFFFF
+
+
+class Role(Enum):
+    """Which end of the link this session is."""
+
+    esme = "esme"
+    smsc = "smsc"
+
+
+class SessionState(Enum):
+    open = "open"
+    bound_tx = "bound_tx"
+    bound_rx = "bound_rx"
+    bound_trx = "bound_trx"
+    unbinding = "unbinding"
+    closed = "closed"
+
+
+_BOUND_BY = {
+    C.bind_transmitter: SessionState.bound_tx,
+    C.bind_receiver: SessionState.bound_rx,
+    C.bind_transceiver: SessionState.bound_trx,
+}
+
+# Requests an ESME may originate, and requests an SMSC may originate, per bound state (§2.3).
+_ANY_BOUND = {C.enquire_link, C.unbind}
+_ESME_TX = {C.submit_sm, C.submit_multi, C.data_sm, C.query_sm, C.cancel_sm, C.replace_sm}
+_SMSC_RX = {C.deliver_sm, C.data_sm, C.alert_notification}
+_ESME_SENDS = {
+    SessionState.open: {C.bind_transmitter, C.bind_receiver, C.bind_transceiver, C.enquire_link},
+    SessionState.bound_tx: _ESME_TX | _ANY_BOUND,
+    SessionState.bound_rx: _ANY_BOUND,
+    SessionState.bound_trx: _ESME_TX | _ANY_BOUND,
+    SessionState.unbinding: set(),
+    SessionState.closed: set(),
+}
+_SMSC_SENDS = {
+    SessionState.open: {C.outbind, C.enquire_link},
+    SessionState.bound_tx: set(_ANY_BOUND),
+    SessionState.bound_rx: _SMSC_RX | _ANY_BOUND,
+    SessionState.bound_trx: _SMSC_RX | _ANY_BOUND,
+    SessionState.unbinding: set(),
+    SessionState.closed: set(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    """The peer answered ``request`` (possibly with a generic_nack)."""
+
+    request: Request
+    response: Pdu
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """The peer sent a request that is allowed now; it must be answered."""
+
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRefused:
+    """The peer sent a request not allowed in this state; send ``response``."""
+
+    request: Request
+    response: Pdu
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationReceived:
+    """A PDU that takes no response (outbind, alert_notification)."""
+
+    pdu: Pdu
+
+
+@dataclass(frozen=True, slots=True)
+class UnexpectedResponse:
+    """A response to no outstanding request (late after a timeout, or a peer's bug)."""
+
+    response: Pdu
+
+
+Event = (
+    ResponseReceived | RequestReceived | RequestRefused | NotificationReceived | UnexpectedResponse
+)
+
+
+class Session:
+    """One side of one SMPP link."""
+
+    def __init__(self, role: Role, *, window: int = 10) -> None:
+        if not 1 <= window <= 100_000:
+            raise LocalProtocolError(f"window {window} must be between 1 and 100000")
+        self.role = role
+        self.window = window
+        self.state = SessionState.open
+        self._next_sequence = 1
+        # sequence_number -> (request, monotonic time sent)
+        self._outstanding: dict[int, tuple[Request, float]] = {}
+
+    @property
+    def bound(self) -> bool:
+        return self.state in (
+            SessionState.bound_tx,
+            SessionState.bound_rx,
+            SessionState.bound_trx,
+        )
+
+    @property
+    def can_transmit(self) -> bool:
+        """Whether this end may originate messages now (submit_sm / deliver_sm)."""
+        if self.role is Role.esme:
+            return self.state in (SessionState.bound_tx, SessionState.bound_trx)
+        return self.state in (SessionState.bound_rx, SessionState.bound_trx)
+
+    @property
+    def outstanding(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._outstanding)
+
+    @property
+    def window_full(self) -> bool:
+        return len(self._outstanding) >= self.window
+
+    def send_request(self, request: Request, now: float) -> Request:
+        """Number ``request`` and record it as outstanding; returns the PDU to encode.
+
+        Raises :class:`LocalProtocolError` when this state does not allow it or the window is
+        full (the asyncio layer waits for room before calling).
+        """
+        allowed = (_ESME_SENDS if self.role is Role.esme else _SMSC_SENDS)[self.state]
+        if request.command_id not in allowed:
+            raise LocalProtocolError(
+                f"{request.command_id.name} is not allowed in state {self.state.value}"
+            )
+        if self.window_full:
+            raise LocalProtocolError(f"window of {self.window} outstanding requests is full")
+        request = request.with_sequence(self._allocate_sequence())
+        self._outstanding[request.sequence_number] = (request, now)
+        if request.command_id == C.unbind:
+            self.state = SessionState.unbinding
+        return request
+
+    def send_response(self, request: Request, response: Pdu) -> Pdu:
+        """Record that we answer ``request`` with ``response`` (binds and unbinds move state)."""
+        if response.sequence_number != request.sequence_number:
+            raise LocalProtocolError("a response must carry its request's sequence_number")
+        if response.command_status == CommandStatus.ESME_ROK:
+            if isinstance(request, Bind) and self.state is SessionState.open:
+                self.state = _BOUND_BY[request.command_id]
+            elif request.command_id == C.unbind:
+                self.state = SessionState.closed
+        return response
+
+    def receive(self, pdu: Pdu) -> Event:
+        """What an incoming PDU means in this session."""
+        if pdu.is_response:
+            return self._receive_response(pdu)
+        if not isinstance(pdu, Request):
+            return NotificationReceived(pdu)
+        return self._receive_request(pdu)
+
+    def expired(self, now: float, timeout: float) -> list[Request]:
+        """Remove and return the requests outstanding for longer than ``timeout`` seconds."""
+        deadline = now - timeout
+        late = [req for req, sent in self._outstanding.values() if sent <= deadline]
+        for req in late:
+            del self._outstanding[req.sequence_number]
+        return late
+
+    def abandon(self) -> list[Request]:
+        """The link is gone: remove and return every outstanding request."""
+        pending = [req for req, _ in self._outstanding.values()]
+        self._outstanding.clear()
+        self.state = SessionState.closed
+        return pending
+
+    def _allocate_sequence(self) -> int:
+        # Never reuse a number still in flight, even after wrapping around (§2.6).
+        for _ in range(len(self._outstanding) + 1):
+            sequence = self._next_sequence
+            self._next_sequence = 1 if sequence >= MAX_SEQUENCE else sequence + 1
+            if sequence not in self._outstanding:
+                return sequence
+        raise LocalProtocolError("no free sequence number")  # pragma: no cover
+
+    def _receive_response(self, response: Pdu) -> Event:
+        entry = self._outstanding.pop(response.sequence_number, None)
+        if entry is None:
+            return UnexpectedResponse(response)
+        request = entry[0]
+        if not isinstance(response, GenericNack) and (
+            response.command_id != request.command_id | 0x80000000
+        ):
+            # Keep waiting for the real answer; this one belongs to nothing we sent.
+            self._outstanding[response.sequence_number] = entry
+            return UnexpectedResponse(response)
+        if isinstance(response, BindResp) and response.command_status == CommandStatus.ESME_ROK:
+            self.state = _BOUND_BY[request.command_id]
+        elif request.command_id == C.unbind:
+            self.state = SessionState.closed
+        return ResponseReceived(request, response)
+
+    def _receive_request(self, request: Request) -> Event:
+        peer_sends = (_SMSC_SENDS if self.role is Role.esme else _ESME_SENDS)[self.state]
+        if request.command_id in peer_sends:
+            return RequestReceived(request)
+        if isinstance(request, BindTransmitter | BindReceiver | BindTransceiver) and self.bound:
+            return RequestRefused(request, request.response(CommandStatus.ESME_RALYBND))
+        return RequestRefused(request, request.response(CommandStatus.ESME_RINVBNDSTS))

@@ -1,0 +1,5 @@
+"""Test doubles shipped with the package, so the project's tests and its users share them."""
+
+from mesiji.testing.clock import VirtualClock
+
+__all__ = ["VirtualClock"]
