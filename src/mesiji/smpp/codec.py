@@ -19,6 +19,8 @@ whole, so decoding goes on with the next one; a bad command_length cannot be rec
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import struct
 from typing import Any
 
@@ -42,8 +44,10 @@ def encode(pdu: Pdu) -> bytes:
     that does not fit its octets); ``command_status`` names the offending parameter's error.
     """
     out = bytearray(HEADER_LENGTH)
-    for name, field in pdu.body:
-        field.encode(name, getattr(pdu, name), out)
+    if not (pdu.command_status and pdu.is_response and _is_empty(pdu)):
+        # §4.4.2 and others: an error response carries no body unless it has something to say.
+        for name, field in pdu.body:
+            field.encode(name, getattr(pdu, name), out)
     for item in pdu.tlvs:
         out += encode_tlv(item)
     try:
@@ -54,6 +58,17 @@ def encode(pdu: Pdu) -> bytes:
             CommandStatus.ESME_RSYSERR,
         ) from exc
     return bytes(out)
+
+
+def _is_empty(pdu: Pdu) -> bool:
+    defaults = _body_defaults(type(pdu))
+    return not pdu.tlvs and all(getattr(pdu, name) == value for name, value in defaults)
+
+
+@functools.cache
+def _body_defaults(cls: type[Pdu]) -> tuple[tuple[str, object], ...]:
+    body = dict(cls.body)
+    return tuple((f.name, f.default) for f in dataclasses.fields(cls) if f.name in body)
 
 
 def decode(data: bytes | bytearray) -> Pdu:

@@ -111,6 +111,8 @@ class ShortMessage:
             raise _short("sm_length")
         length = buf[pos]
         pos += 1
+        if length > 254:
+            raise PduError(f"sm_length {length} is over 254", CommandStatus.ESME_RINVMSGLEN)
         if pos + length > end:
             raise PduError("sm_length runs past the end of the PDU", CommandStatus.ESME_RINVMSGLEN)
         return bytes(buf[pos : pos + length]), pos + length
@@ -161,7 +163,9 @@ class DestAddresses:
         out.append(len(value))
         for dest in value:
             if isinstance(dest, SmeAddress):
-                out += bytes((1, dest.dest_addr_ton, dest.dest_addr_npi))
+                out.append(1)
+                U8.encode("dest_addr_ton", dest.dest_addr_ton, out)
+                U8.encode("dest_addr_npi", dest.dest_addr_npi, out)
                 _ADDR21.encode("destination_addr", dest.destination_addr, out)
             else:
                 out.append(2)
@@ -195,9 +199,10 @@ class UnsuccessSmes:
     __slots__ = ()
 
     def encode(self, name: str, value: Any, out: bytearray) -> None:
-        out.append(len(value))
+        U8.encode("no_unsuccess", len(value), out)
         for sme in value:
-            out += bytes((sme.dest_addr_ton, sme.dest_addr_npi))
+            U8.encode("dest_addr_ton", sme.dest_addr_ton, out)
+            U8.encode("dest_addr_npi", sme.dest_addr_npi, out)
             _ADDR21.encode("destination_addr", sme.destination_addr, out)
             U32.encode("error_status_code", sme.error_status_code, out)
 

@@ -150,7 +150,11 @@ def get(tlvs: tuple[Tlv, ...], spec: TlvSpec[V]) -> V | None:
 
 
 def encode_tlv(item: Tlv) -> bytes:
-    """Encode one TLV (SMPP 3.4 §3.1: 2-octet tag, 2-octet length, value)."""
+    """Encode one TLV (SMPP 3.4 §3.1: 2-octet tag, 2-octet length, value).
+
+    A known tag's value must have its spec's type and length, so that nothing is written that
+    a peer (or our own decoder) would answer with ESME_RINVPARLEN or ESME_RINVOPTPARAMVAL.
+    """
     value = item.value
     spec = SPECS.get(item.tag)
     if isinstance(value, int):
@@ -166,9 +170,27 @@ def encode_tlv(item: Tlv) -> bytes:
                 CommandStatus.ESME_RINVOPTPARAMVAL,
             ) from exc
     elif isinstance(value, str):
-        raw = value.encode("latin-1") + b"\x00"
+        try:
+            raw = value.encode("latin-1") + b"\x00"
+        except UnicodeEncodeError as exc:
+            raise PduError(
+                f"TLV 0x{item.tag:04X} must be a Latin-1 string", CommandStatus.ESME_RINVOPTPARAMVAL
+            ) from exc
+        if 0 in raw[:-1]:
+            raise PduError(
+                f"TLV 0x{item.tag:04X} has a NULL inside", CommandStatus.ESME_RINVOPTPARAMVAL
+            )
     else:
         raw = value
+    if spec is not None:
+        if spec.kind in _INT_STRUCTS and not isinstance(value, int):
+            raise PduError(f"{spec.name} takes an integer", CommandStatus.ESME_RINVOPTPARAMVAL)
+        if not spec.min_length <= len(raw) <= spec.max_length:
+            raise PduError(
+                f"{spec.name} would be {len(raw)} octets, "
+                f"expected {spec.min_length}..{spec.max_length}",
+                CommandStatus.ESME_RINVPARLEN,
+            )
     if len(raw) > 0xFFFF:
         raise PduError(f"TLV 0x{item.tag:04X} is too long", CommandStatus.ESME_RINVPARLEN)
     return _TL.pack(item.tag, len(raw)) + raw
@@ -210,6 +232,10 @@ def _decode_value(spec: TlvSpec[int] | TlvSpec[str] | TlvSpec[bytes], raw: bytes
         # of receipted_message_id; accepting that costs nothing and loses no receipt.
         if raw.endswith(b"\x00"):
             raw = raw[:-1]
+        elif len(raw) >= spec.max_length:
+            raise PduError(
+                f"{spec.name} is {len(raw)} octets without its NULL", CommandStatus.ESME_RINVPARLEN
+            )
         if 0 in raw:
             raise PduError(
                 f"{spec.name} has a NULL inside its value", CommandStatus.ESME_RINVOPTPARAMVAL
