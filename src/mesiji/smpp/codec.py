@@ -20,7 +20,6 @@ whole, so decoding goes on with the next one; a bad command_length cannot be rec
 from __future__ import annotations
 
 import dataclasses
-import functools
 import struct
 from typing import Any
 
@@ -61,14 +60,17 @@ def encode(pdu: Pdu) -> bytes:
 
 
 def _is_empty(pdu: Pdu) -> bool:
-    defaults = _body_defaults(type(pdu))
+    defaults = _BODY_DEFAULTS[pdu.command_id]
     return not pdu.tlvs and all(getattr(pdu, name) == value for name, value in defaults)
 
 
-@functools.cache
-def _body_defaults(cls: type[Pdu]) -> tuple[tuple[str, object], ...]:
-    body = dict(cls.body)
-    return tuple((f.name, f.default) for f in dataclasses.fields(cls) if f.name in body)
+# The default of every mandatory parameter, per command_id: fixed by the PDU classes.
+_BODY_DEFAULTS: dict[int, tuple[tuple[str, object], ...]] = {
+    command_id: tuple(
+        (f.name, f.default) for f in dataclasses.fields(cls) if f.name in dict(cls.body)
+    )
+    for command_id, cls in PDU_CLASSES.items()
+}
 
 
 def decode(data: bytes | bytearray) -> Pdu:
