@@ -1,0 +1,142 @@
+"""``mesiji smpp send``: submit one message through any SMSC and show every PDU exchanged.
+
+What an operator's engineer reaches for when a route misbehaves: it binds, submits the text
+split as the gateway would split it, prints each PDU both ways and, with ``--wait-receipt``,
+waits for the delivery receipt of every part and prints what it says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+from typing import TextIO
+
+from mesiji.errors import SmppError, TextError
+from mesiji.smpp import tlv
+from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
+from mesiji.smpp.codec import encode
+from mesiji.smpp.connection import LinkSettings, PduObserver
+from mesiji.smpp.constants import ESM_CLASS_TYPE_MASK, EsmClass
+from mesiji.smpp.pdus import DataSm, DeliverSm, Pdu, SubmitSmResp
+from mesiji.smpp.receipts import ReceiptError, canonical_message_id, parse_receipt
+from mesiji.smpp.submit import submit_sms
+from mesiji.smpp.trace import describe
+from mesiji.text import Alphabet, ConcatMethod
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``smpp send`` under ``subparsers``."""
+    smpp = subparsers.add_parser("smpp", help="SMPP troubleshooting tools")
+    commands = smpp.add_subparsers(dest="smpp_command", required=True)
+    send = commands.add_parser(
+        "send", help="submit one message through an SMSC and print the PDUs exchanged"
+    )
+    send.add_argument("--smsc", required=True, metavar="HOST:PORT")
+    send.add_argument("--system-id", required=True)
+    send.add_argument("--password", required=True)
+    send.add_argument("--system-type", default="")
+    send.add_argument("--from", dest="sender", required=True, help="sender ID or number")
+    send.add_argument("--to", required=True, help="destination number, e.g. 995599123456")
+    send.add_argument("--text", required=True)
+    send.add_argument("--bind", choices=[k.value for k in BindKind], default="transceiver")
+    send.add_argument("--alphabet", choices=["auto", *[a.value for a in Alphabet]], default="auto")
+    send.add_argument("--concat", choices=[m.value for m in ConcatMethod], default="udh8")
+    send.add_argument("--wait-receipt", action="store_true", help="wait for every receipt")
+    send.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    send.add_argument("--hex", action="store_true", help="also print each PDU's bytes")
+    send.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Run the command; exit status 0 when submitted (and, if asked, receipted)."""
+    try:
+        return asyncio.run(send(args, out))
+    except (SmppError, TextError, TimeoutError, OSError, ValueError) as exc:
+        print(f"error: {exc or type(exc).__name__}", file=out)
+        return 1
+
+
+async def send(args: argparse.Namespace, out: TextIO) -> int:
+    """Bind, submit every part, and wait for receipts if asked; the exit status."""
+    host, _, port = args.smsc.rpartition(":")
+    pdus = submit_sms(
+        sender=args.sender,
+        destination=args.to,
+        text=args.text,
+        alphabet=None if args.alphabet == "auto" else Alphabet(args.alphabet),
+        concat=ConcatMethod(args.concat),
+        reference=random.randrange(256),
+        receipt=args.wait_receipt,
+    )
+    settings = ClientSettings(
+        host=host or "127.0.0.1",
+        port=int(port),
+        system_id=args.system_id,
+        password=args.password,
+        system_type=args.system_type,
+        bind=BindKind(args.bind),
+        link=LinkSettings(window=len(pdus) + 1, response_timeout=args.timeout),
+        reconnect_max=1.0,
+    )
+    receipts: dict[str, str] = {}
+    arrived = asyncio.Event()
+
+    async def on_deliver(pdu: DeliverSm | DataSm) -> None:
+        if pdu.esm_class & ESM_CLASS_TYPE_MASK != EsmClass.smsc_delivery_receipt:
+            return
+        body = pdu.tlv(tlv.message_payload)
+        if body is None and isinstance(pdu, DeliverSm):
+            body = pdu.short_message
+        try:
+            receipt = parse_receipt(
+                body or b"",
+                receipted_message_id=pdu.tlv(tlv.receipted_message_id),
+                message_state=pdu.tlv(tlv.message_state),
+                network_error_code=pdu.tlv(tlv.network_error_code),
+            )
+        except ReceiptError as exc:
+            print(f"  unreadable receipt: {exc}", file=out)
+            return
+        receipts[canonical_message_id(receipt.message_id)] = (
+            f"receipt for {receipt.message_id}: {receipt.state.value}"
+            f" (stat {receipt.stat}, err {receipt.err})"
+        )
+        arrived.set()
+
+    print(f"binding to {settings.host}:{settings.port} as {settings.system_id!r}", file=out)
+    client = SmppClient(settings, on_deliver=on_deliver, observer=_printer(out, args.hex))
+    async with client:
+        try:
+            async with asyncio.timeout(args.timeout):
+                await client.wait_bound()
+        except TimeoutError:
+            print(f"error: could not bind: {client.last_error}", file=out)
+            return 1
+        ids = []
+        for pdu in pdus:
+            response = await client.submit(pdu)
+            if isinstance(response, SubmitSmResp):
+                ids.append(canonical_message_id(response.message_id))
+        print(f"submitted {len(ids)} part(s): {', '.join(ids)}", file=out)
+        if args.wait_receipt:
+            try:
+                async with asyncio.timeout(args.timeout):
+                    while not all(i in receipts for i in ids):
+                        arrived.clear()
+                        await arrived.wait()
+            except TimeoutError:
+                print(f"error: no receipt within {args.timeout}s for some part(s)", file=out)
+                return 2
+            for message_id in ids:
+                print(receipts[message_id], file=out)
+    return 0
+
+
+def _printer(out: TextIO, with_hex: bool) -> PduObserver:
+    def observe(direction: str, pdu: Pdu) -> None:
+        raw = encode(pdu) if with_hex else None
+        print(f"{direction} {describe(pdu, with_hex=raw)}", file=out, flush=True)
+
+    return observe

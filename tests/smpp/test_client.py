@@ -1,0 +1,406 @@
+"""The asyncio ESME client over real sockets: against the simulator and a scripted SMSC."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from mesiji.errors import BindError, CommandStatusError, ResponseTimeoutError
+from mesiji.simulator import SimulatorSettings, SmscSimulator
+from mesiji.smpp import tlv
+from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
+from mesiji.smpp.connection import LinkSettings, SmppConnection
+from mesiji.smpp.constants import CommandStatus
+from mesiji.smpp.pdus import (
+    Bind,
+    DataSm,
+    DeliverSm,
+    GenericNack,
+    Pdu,
+    Request,
+    SubmitSm,
+    SubmitSmResp,
+)
+from mesiji.smpp.session import Role
+from mesiji.testing import VirtualClock, eventually
+
+Handler = Callable[[Request], object]
+
+
+def client_settings(port: int, **overrides: object) -> ClientSettings:
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": "tester",
+        "password": "secret",
+        "link": LinkSettings(window=10, response_timeout=5.0, enquire_link_interval=30.0),
+        "reconnect_initial": 0.5,
+        "reconnect_max": 2.0,
+    }
+    values.update(overrides)
+    return ClientSettings(**values)  # type: ignore[arg-type]
+
+
+def a_submit(text: bytes = b"hello", receipt: int = 1) -> SubmitSm:
+    return SubmitSm(
+        source_addr="Mesiji",
+        source_addr_ton=5,
+        destination_addr="995599123456",
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        registered_delivery=receipt,
+        short_message=text,
+    )
+
+
+class Receipts:
+    """Collects what the client hands to on_deliver."""
+
+    def __init__(self) -> None:
+        self.pdus: list[DeliverSm | DataSm] = []
+        self.log: list[tuple[str, str]] = []
+
+    async def __call__(self, pdu: DeliverSm | DataSm) -> None:
+        self.pdus.append(pdu)
+        self.log.append(("receipt", pdu.tlv(tlv.receipted_message_id) or ""))
+
+    @property
+    def ids(self) -> list[str]:
+        return [pdu.tlv(tlv.receipted_message_id) or "" for pdu in self.pdus]
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+async def start_simulator(clock: VirtualClock, **settings: object) -> SmscSimulator:
+    values: dict[str, object] = {"port": 0, "receipt_delay": 1.0}
+    values.update(settings)
+    simulator = SmscSimulator(SimulatorSettings(**values), clock=clock)  # type: ignore[arg-type]
+    await simulator.__aenter__()
+    return simulator
+
+
+@pytest.fixture
+async def simulator(clock: VirtualClock) -> AsyncIterator[SmscSimulator]:
+    sim = await start_simulator(clock)
+    yield sim
+    await sim.close()
+
+
+async def test_transceiver_binds_submits_and_receives_the_receipt(
+    simulator: SmscSimulator, clock: VirtualClock
+) -> None:
+    receipts = Receipts()
+    async with SmppClient(client_settings(simulator.port), on_deliver=receipts, clock=clock) as c:
+        await asyncio.wait_for(c.wait_bound(), 5)
+        response = await c.submit(a_submit())
+        assert isinstance(response, SubmitSmResp)
+        assert response.command_status == CommandStatus.ESME_ROK
+        assert int(response.message_id, 16) >= 0
+        assert receipts.pdus == []  # the receipt waits for the simulator's delay
+        await clock.advance(1.0)
+        await eventually(lambda: len(receipts.pdus) == 1)
+        receipt = receipts.pdus[0]
+        assert isinstance(receipt, DeliverSm)
+        assert receipt.esm_class == 0x04
+        assert receipt.tlv(tlv.receipted_message_id) == response.message_id
+        assert receipt.tlv(tlv.message_state) == 2
+        assert receipt.short_message.startswith(f"id:{response.message_id} ".encode())
+        assert b"stat:DELIVRD" in receipt.short_message
+    await eventually(lambda: simulator.stats.binds_active == 0)
+    assert simulator.stats.receipts_acked == 1
+
+
+async def test_transmitter_receiver_pair_splits_submits_and_receipts(
+    simulator: SmscSimulator, clock: VirtualClock
+) -> None:
+    receipts = Receipts()
+    settings = client_settings(simulator.port, bind=BindKind.pair)
+    async with SmppClient(settings, on_deliver=receipts, clock=clock) as client:
+        await asyncio.wait_for(client.wait_bound(), 5)
+        assert simulator.stats.binds_active == 2
+        ids = [(await client.submit(a_submit())).message_id for _ in range(3)]  # type: ignore[attr-defined]
+        await clock.advance(1.0)
+        await eventually(lambda: len(receipts.pdus) == 3)
+        assert sorted(receipts.ids) == sorted(ids)
+
+
+async def test_throttled_submits_are_retried_not_failed(clock: VirtualClock) -> None:
+    simulator = await start_simulator(clock, throttle_every=3)
+    try:
+        async with SmppClient(client_settings(simulator.port), clock=clock) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            tasks = [asyncio.create_task(client.submit(a_submit(receipt=0))) for _ in range(10)]
+            while not all(task.done() for task in tasks):
+                await clock.advance(0.5)  # lets the throttle backoff pass
+            responses = [task.result() for task in tasks]
+            assert all(r.command_status == CommandStatus.ESME_ROK for r in responses)
+            assert len({r.message_id for r in responses}) == 10  # type: ignore[attr-defined]
+            assert client.stats.throttled >= 3
+            assert simulator.stats.throttled == client.stats.throttled
+            assert simulator.stats.submit_sm == 10 + client.stats.throttled
+    finally:
+        await simulator.close()
+
+
+async def test_reconnects_after_the_link_drops(clock: VirtualClock) -> None:
+    simulator = await start_simulator(clock, drop_after=3)
+    try:
+        async with SmppClient(client_settings(simulator.port), clock=clock) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            for _ in range(3):
+                await client.submit(a_submit(receipt=0))
+            await eventually(lambda: not client.bound)  # the simulator dropped the link
+            waiting = asyncio.create_task(client.submit(a_submit(receipt=0)))
+            while not client.bound:
+                await clock.advance(0.5)  # the reconnect backoff
+                await asyncio.sleep(0.01)
+            response = await waiting
+            assert response.command_status == CommandStatus.ESME_ROK
+            assert client.stats.links_lost == 1
+            assert client.stats.binds == 2
+            assert simulator.stats.binds_total == 2
+    finally:
+        await simulator.close()
+
+
+async def test_receipt_that_beats_its_submit_sm_resp_is_delivered(clock: VirtualClock) -> None:
+    simulator = await start_simulator(clock, receipt_before_response=True)
+    receipts = Receipts()
+    try:
+        async with SmppClient(
+            client_settings(simulator.port), on_deliver=receipts, clock=clock
+        ) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            response = await client.submit(a_submit())
+            receipts.log.append(("response", response.message_id))  # type: ignore[attr-defined]
+            await eventually(lambda: len(receipts.pdus) == 1)
+            assert receipts.log == [
+                ("receipt", response.message_id),  # type: ignore[attr-defined]
+                ("response", response.message_id),  # type: ignore[attr-defined]
+            ]
+    finally:
+        await simulator.close()
+
+
+async def test_deliver_sm_is_acknowledged_only_after_the_handler_returned(
+    simulator: SmscSimulator, clock: VirtualClock
+) -> None:
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow_store(pdu: DeliverSm | DataSm) -> None:
+        entered.set()
+        await release.wait()
+
+    async with SmppClient(
+        client_settings(simulator.port), on_deliver=slow_store, clock=clock
+    ) as client:
+        await asyncio.wait_for(client.wait_bound(), 5)
+        await client.submit(a_submit())
+        await clock.advance(1.0)
+        await asyncio.wait_for(entered.wait(), 5)
+        await asyncio.sleep(0.05)  # give a premature deliver_sm_resp every chance to arrive
+        assert simulator.stats.receipts_acked == 0
+        release.set()
+        await eventually(lambda: simulator.stats.receipts_acked == 1)
+
+
+async def test_failing_handler_makes_the_smsc_deliver_again(
+    simulator: SmscSimulator, clock: VirtualClock
+) -> None:
+    calls: list[str] = []
+
+    async def flaky(pdu: DeliverSm | DataSm) -> None:
+        calls.append(pdu.tlv(tlv.receipted_message_id) or "")
+        if len(calls) == 1:
+            raise RuntimeError("database unavailable")
+
+    async with SmppClient(client_settings(simulator.port), on_deliver=flaky, clock=clock) as c:
+        await asyncio.wait_for(c.wait_bound(), 5)
+        response = await c.submit(a_submit())
+        await clock.advance(1.0)
+        await eventually(lambda: len(calls) == 1)
+        while len(calls) < 2:
+            await clock.advance(1.0)
+            await asyncio.sleep(0.01)
+        assert calls == [response.message_id] * 2  # type: ignore[attr-defined]
+        await eventually(lambda: simulator.stats.receipts_acked == 1)
+
+
+async def test_wrong_password_is_reported(clock: VirtualClock) -> None:
+    simulator = await start_simulator(clock, credentials={"tester": "right"})
+    try:
+        client = SmppClient(client_settings(simulator.port), clock=clock)
+        client.start()
+        await eventually(lambda: client.stats.bind_failures >= 1)
+        assert isinstance(client.last_error, BindError)
+        assert "ESME_RINVPASWD" in str(client.last_error)
+        assert not client.bound
+        await client.close()
+    finally:
+        await simulator.close()
+
+
+async def test_graceful_close_waits_for_outstanding_submits_then_unbinds(
+    simulator: SmscSimulator, clock: VirtualClock
+) -> None:
+    client = SmppClient(client_settings(simulator.port), clock=clock)
+    client.start()
+    await asyncio.wait_for(client.wait_bound(), 5)
+    submits = [asyncio.create_task(client.submit(a_submit(receipt=0))) for _ in range(20)]
+    await asyncio.sleep(0)
+    await client.close()
+    assert all(task.result().command_status == 0 for task in submits)
+    await eventually(lambda: simulator.stats.binds_active == 0)
+
+
+# --- a scripted SMSC, for behaviour the simulator is too well-behaved to show -------------
+
+
+class ScriptedSmsc:
+    """An SMSC built on the same link layer, whose answers a test decides."""
+
+    def __init__(self, answer: Handler) -> None:
+        self.answer = answer
+        self.connections: list[SmppConnection] = []
+        self.requests: list[Request] = []
+        self.server: asyncio.Server | None = None
+
+    def _handle(self, request: Request) -> object:
+        self.requests.append(request)
+        if isinstance(request, Bind):
+            return request.response(system_id="SCRIPTED")
+        return self.answer(request)
+
+    async def start(self) -> int:
+        def factory() -> SmppConnection:
+            conn = SmppConnection(Role.smsc, self._handle, settings=LinkSettings(window=100))  # type: ignore[arg-type]
+            self.connections.append(conn)
+            return conn
+
+        self.server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        for conn in self.connections:
+            conn.close()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_window_caps_requests_in_flight(clock: VirtualClock) -> None:
+    held: list[asyncio.Future[Pdu | None]] = []
+    in_flight_seen: list[int] = []
+
+    def hold(request: Request) -> asyncio.Future[Pdu | None]:
+        future: asyncio.Future[Pdu | None] = asyncio.get_running_loop().create_future()
+        held.append(future)
+        in_flight_seen.append(sum(not f.done() for f in held))
+        return future
+
+    smsc = ScriptedSmsc(hold)
+    port = await smsc.start()
+    settings = client_settings(port, link=LinkSettings(window=4, response_timeout=60))
+    try:
+        async with SmppClient(settings, clock=clock) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            tasks = [asyncio.create_task(client.submit(a_submit())) for _ in range(10)]
+            await eventually(lambda: len(held) == 4)
+            await asyncio.sleep(0.05)  # a fifth submit would have arrived by now
+            assert len(held) == 4
+            held[0].set_result(None)
+            await eventually(lambda: len(held) == 5)
+            while not all(task.done() for task in tasks):
+                for future in held:
+                    if not future.done():
+                        future.set_result(None)
+                await asyncio.sleep(0.001)
+            assert max(in_flight_seen) == 4
+            sequences = [r.sequence_number for r in smsc.requests if isinstance(r, SubmitSm)]
+            assert len(sequences) == len(set(sequences)) == 10
+    finally:
+        await smsc.stop()
+
+
+async def test_unanswered_submit_times_out(clock: VirtualClock) -> None:
+    smsc = ScriptedSmsc(lambda request: asyncio.get_running_loop().create_future())
+    port = await smsc.start()
+    settings = client_settings(port, link=LinkSettings(response_timeout=5.0))
+    try:
+        async with SmppClient(settings, clock=clock) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            task = asyncio.create_task(client.submit(a_submit()))
+            await eventually(lambda: len(smsc.requests) == 2)
+            await clock.advance(4.0)
+            assert not task.done()
+            await clock.advance(2.0)
+            with pytest.raises(ResponseTimeoutError):
+                await task
+    finally:
+        await smsc.stop()
+
+
+async def test_generic_nack_fails_the_submit_with_its_status(clock: VirtualClock) -> None:
+    def nack(request: Request) -> Pdu:
+        return GenericNack(
+            sequence_number=request.sequence_number,
+            command_status=CommandStatus.ESME_RINVCMDLEN,
+        )
+
+    smsc = ScriptedSmsc(nack)
+    port = await smsc.start()
+    try:
+        async with SmppClient(client_settings(port), clock=clock) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            with pytest.raises(CommandStatusError) as refused:
+                await client.submit(a_submit())
+            assert refused.value.command_status == CommandStatus.ESME_RINVCMDLEN
+    finally:
+        await smsc.stop()
+
+
+async def test_silent_peer_is_detected_by_enquire_link_and_rebound(clock: VirtualClock) -> None:
+    smsc = ScriptedSmsc(lambda request: None)
+    port = await smsc.start()
+    settings = client_settings(
+        port, link=LinkSettings(response_timeout=2.0, enquire_link_interval=10.0)
+    )
+    try:
+        async with SmppClient(settings, clock=clock) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            transport = smsc.connections[0]._transport
+            assert transport is not None
+            transport.pause_reading()  # the SMSC hangs: it reads and answers nothing
+            await clock.advance(10.0)  # silence long enough for an enquire_link
+            await clock.advance(3.0)  # ... which goes unanswered
+            await eventually(lambda: client.stats.links_lost == 1)
+            while client.stats.binds < 2:
+                await clock.advance(0.5)
+                await asyncio.sleep(0.01)
+            assert client.bound
+    finally:
+        await smsc.stop()
+
+
+async def test_tps_cap_spaces_submits_by_the_clock(clock: VirtualClock) -> None:
+    smsc = ScriptedSmsc(lambda request: None)
+    port = await smsc.start()
+    try:
+        async with SmppClient(client_settings(port, tps=10.0), clock=clock) as client:
+            await asyncio.wait_for(client.wait_bound(), 5)
+            tasks = [asyncio.create_task(client.submit(a_submit())) for _ in range(11)]
+            await eventually(lambda: sum(task.done() for task in tasks) == 1)  # the burst of 1
+            await asyncio.sleep(0.05)
+            assert sum(task.done() for task in tasks) == 1
+            await clock.advance(0.5)
+            await eventually(lambda: sum(task.done() for task in tasks) == 6)
+            await clock.advance(0.5)
+            await eventually(lambda: all(task.done() for task in tasks))
+    finally:
+        await smsc.stop()
