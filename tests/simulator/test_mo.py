@@ -9,7 +9,7 @@ import pytest
 from mesiji.errors import SmppError, TextError
 from mesiji.simulator import mo_pdus
 from mesiji.smpp import tlv
-from mesiji.smpp.constants import BindMode, CommandStatus, DataCoding
+from mesiji.smpp.constants import BindMode, CommandStatus, DataCoding, Ton
 from mesiji.smpp.pdus import DeliverSm
 from mesiji.testing import VirtualClock
 from mesiji.text import Reassembler, SarInfo, concat_info_from, decode_text
@@ -50,7 +50,7 @@ async def test_short_mo_arrives(harness: Harness) -> None:
     assert sent == [pdu.with_sequence(0)]
     assert pdu.esm_class == 0  # a plain message, not a receipt
     assert (pdu.source_addr, pdu.source_addr_ton) == ("254700000001", 1)
-    assert (pdu.destination_addr, pdu.dest_addr_ton) == ("40404", 0)
+    assert (pdu.destination_addr, pdu.dest_addr_ton) == ("40404", Ton.network_specific)
     assert decode_text(pdu.short_message, pdu.data_coding) == "STOP"
     assert (sim.stats.mo_sent, sim.stats.mo_acked) == (1, 1)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from mesiji.errors import TextError
-from mesiji.smpp import tlv
-from mesiji.smpp.constants import DataCoding, EsmClass, Npi, Ton
+from mesiji.smpp.addresses import source_address
+from mesiji.smpp.constants import DataCoding, EsmClass
 from mesiji.smpp.pdus import DeliverSm
-from mesiji.smpp.tlv import Tlv
+from mesiji.smpp.submit import part_tlvs
 from mesiji.text import Alphabet, ConcatMethod, split_text
 
 __all__ = ["mo_pdus"]
@@ -16,15 +16,6 @@ _ALPHABETS = {
     DataCoding.latin1: Alphabet.latin1,
     DataCoding.ucs2: Alphabet.ucs2,
 }
-
-
-def _address(address: str) -> tuple[int, int]:
-    # SMPP 3.4 §5.2.5-6: a long number is international E.164, a short one a short code,
-    # anything else an alphanumeric name.
-    digits = address.removeprefix("+")
-    if digits.isdigit():
-        return (Ton.international if len(digits) > 8 else Ton.unknown), Npi.isdn
-    return Ton.alphanumeric, Npi.unknown
 
 
 def mo_pdus(
@@ -55,31 +46,21 @@ def mo_pdus(
     except ValueError:
         raise TextError(f"unknown concatenation method {concat!r}") from None
     parts = split_text(text, alphabet=alphabet, method=method, reference=reference)
-    source_ton, source_npi = _address(source_addr)
-    dest_ton, dest_npi = _address(destination_addr)
-    pdus: list[DeliverSm] = []
-    for part in parts:
-        tlvs: list[Tlv] = []
-        if part.sar is not None:
-            tlvs += [
-                Tlv.of(tlv.sar_msg_ref_num, part.sar.msg_ref_num),
-                Tlv.of(tlv.sar_total_segments, part.sar.total_segments),
-                Tlv.of(tlv.sar_segment_seqnum, part.sar.segment_seqnum),
-            ]
-        if part.message_payload is not None:
-            tlvs.append(Tlv.of(tlv.message_payload, part.message_payload))
-        pdus.append(
-            DeliverSm(
-                source_addr_ton=source_ton,
-                source_addr_npi=source_npi,
-                source_addr=source_addr,
-                dest_addr_ton=dest_ton,
-                dest_addr_npi=dest_npi,
-                destination_addr=destination_addr,
-                esm_class=int(EsmClass.udhi) if part.udhi else 0,
-                data_coding=part.data_coding,
-                short_message=part.short_message,
-                tlvs=tuple(tlvs),
-            )
+    # An MO message comes from a subscriber's number to the ESME's number or sender name.
+    source = source_address(source_addr)
+    dest = source_address(destination_addr)
+    return [
+        DeliverSm(
+            source_addr_ton=source.ton,
+            source_addr_npi=source.npi,
+            source_addr=source_addr,
+            dest_addr_ton=dest.ton,
+            dest_addr_npi=dest.npi,
+            destination_addr=destination_addr,
+            esm_class=int(EsmClass.udhi) if part.udhi else 0,
+            data_coding=part.data_coding,
+            short_message=part.short_message,
+            tlvs=part_tlvs(part),
         )
-    return pdus
+        for part in parts
+    ]

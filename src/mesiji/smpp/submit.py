@@ -45,13 +45,14 @@ def submit_sms(
             registered_delivery=registered,
             data_coding=part.data_coding,
             short_message=part.short_message,
-            tlvs=_part_tlvs(part),
+            tlvs=part_tlvs(part),
         )
         for part in parts
     ]
 
 
-def _part_tlvs(part: Part) -> tuple[tlv.Tlv, ...]:
+def part_tlvs(part: Part) -> tuple[tlv.Tlv, ...]:
+    """The TLVs that carry ``part``: message_payload, or the sar_* trio (§5.3.2.22-24)."""
     if part.message_payload is not None:
         return (tlv.Tlv.of(tlv.message_payload, part.message_payload),)
     if part.sar is not None:
