@@ -1,0 +1,206 @@
+"""The life cycle of a message and of its parts.
+
+A message is split into parts (SMS segments), and each part lives on its own::
+
+    queued ──> submitting ──> in_transit ──> delivered | undelivered | expired | rejected
+      │  ^          │
+      │  └──────────┤  (transient error: throttled, link lost; tried again later)
+      │             └──> rejected | failed
+      └──> expired | failed
+
+``submitting`` means a dispatcher has claimed the part and its submit_sm is in flight;
+``in_transit`` (გზაშია) that the SMSC accepted it (submit_sm_resp OK) and no final receipt
+has come yet. ``rejected`` is a refusal by the SMSC or the operator (an error
+submit_sm_resp or a REJECTD receipt); ``failed`` a part the gateway could not submit (a
+permanent error, or attempts exhausted).
+
+Final statuses stay final, with one exception: ``expired`` may become ``delivered``. A
+receipt can arrive long after the gateway gave up waiting for it: an SMSC stores and
+forwards for the whole validity period (often 72 hours), retrying a handset that is off and
+delivering when it comes back, and only then sends the receipt; during the seed's backup
+channel weeks no receipts came at all. Gateways therefore treat "no receipt in time" as a
+guess (Bandwidth's DLR_TIMEOUT status), and a DELIVRD receipt, the handset's own word, wins
+over it. UNDELIV or REJECTD after an expiry tells a client nothing new and is ignored.
+
+A message's status is derived from its parts by :func:`derive_message_status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+
+from mesiji.smpp.receipts import DeliveryState
+
+__all__ = [
+    "FINAL_ORDER",
+    "MessageStatus",
+    "PartStatus",
+    "can_transition",
+    "derive_message_status",
+    "is_final",
+    "part_status_from_receipt",
+]
+
+
+class PartStatus(StrEnum):
+    """Where one part (SMS segment) of a message is."""
+
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+    @property
+    def label_en(self) -> str:
+        """The English word for the interface."""
+        return _LABELS[self][0]
+
+    @property
+    def label_ka(self) -> str:
+        """The Georgian word for the interface."""
+        return _LABELS[self][1]
+
+
+class MessageStatus(StrEnum):
+    """Where a message is, as clients see it: derived from its parts."""
+
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+    @property
+    def label_en(self) -> str:
+        """The English word for the interface."""
+        return _LABELS[self][0]
+
+    @property
+    def label_ka(self) -> str:
+        """The Georgian word for the interface."""
+        return _LABELS[self][1]
+
+
+# Keyed by value, shared by both enums. გზაშია, მიტანილია and ვერ მიიტანა are the glossary's.
+_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "accepted": ("accepted", "მიღებულია"),
+        "queued": ("queued", "რიგშია"),
+        "scheduled": ("scheduled", "დაგეგმილია"),
+        "submitting": ("sending", "იგზავნება"),
+        "in_transit": ("in transit", "გზაშია"),
+        "delivered": ("delivered", "მიტანილია"),
+        "undelivered": ("undelivered", "ვერ მიიტანა"),
+        "expired": ("expired", "ვადა გაუვიდა"),
+        "rejected": ("rejected", "უარყოფილია"),
+        "failed": ("failed", "ვერ გაიგზავნა"),
+    }
+)
+
+_P = PartStatus
+_TRANSITIONS: Mapping[PartStatus, frozenset[PartStatus]] = MappingProxyType(
+    {
+        _P.QUEUED: frozenset({_P.SUBMITTING, _P.EXPIRED, _P.FAILED}),
+        _P.SUBMITTING: frozenset({_P.QUEUED, _P.IN_TRANSIT, _P.REJECTED, _P.FAILED}),
+        _P.IN_TRANSIT: frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED}),
+        _P.DELIVERED: frozenset(),
+        _P.UNDELIVERED: frozenset(),
+        _P.EXPIRED: frozenset({_P.DELIVERED}),
+        _P.REJECTED: frozenset(),
+        _P.FAILED: frozenset(),
+    }
+)
+_FINAL = frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED})
+# Statuses that show the SMSC has seen the part; EXPIRED counts though a part can also expire
+# in the queue, because the status alone does not say which.
+_SEEN_BY_SMSC = frozenset({_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED})
+
+#: Final part statuses from worst to best: a message whose parts all ended takes the worst.
+#: The order follows how early the part stopped and so how much the client must change:
+#: ``failed`` never left the gateway, ``rejected`` was refused at the door (often a sender
+#: the operator has not authorised), ``undelivered`` was tried and refused by the network or
+#: handset (often a dead number), ``expired`` was tried until the validity period ran out
+#: (often a phone switched off, which may work next time).
+FINAL_ORDER: tuple[PartStatus, ...] = (
+    _P.FAILED,
+    _P.REJECTED,
+    _P.UNDELIVERED,
+    _P.EXPIRED,
+    _P.DELIVERED,
+)
+
+_RECEIPT_STATES: Mapping[DeliveryState, PartStatus] = MappingProxyType(
+    {
+        DeliveryState.DELIVERED: _P.DELIVERED,
+        DeliveryState.UNDELIVERED: _P.UNDELIVERED,
+        DeliveryState.EXPIRED: _P.EXPIRED,
+        # Deleted from the SMSC (cancel_sm or an administrator) before delivery: it will not
+        # arrive, and nobody refused it, so it counts as undelivered.
+        DeliveryState.DELETED: _P.UNDELIVERED,
+        DeliveryState.REJECTED: _P.REJECTED,
+    }
+)
+
+
+def is_final(status: PartStatus) -> bool:
+    """Whether a part has ended (delivered, undelivered, expired, rejected or failed)."""
+    return status in _FINAL
+
+
+def can_transition(current: PartStatus, new: PartStatus) -> bool:
+    """Whether a part may move from ``current`` to ``new``.
+
+    A status to itself is not a transition and gives False: a repeated receipt or a retried
+    update is a no-op for the caller to skip, not an error.
+    """
+    return new in _TRANSITIONS[current]
+
+
+def part_status_from_receipt(state: DeliveryState) -> PartStatus | None:
+    """The part status a delivery receipt moves to, or None for an intermediate receipt.
+
+    ENROUTE, ACCEPTED and UNKNOWN leave the part in transit (see
+    :attr:`DeliveryState.is_final`); DELETED counts as undelivered.
+    """
+    return _RECEIPT_STATES.get(state)
+
+
+def derive_message_status(
+    parts: Sequence[PartStatus],
+    *,
+    send_at: datetime | None = None,
+    now: datetime | None = None,
+) -> MessageStatus:
+    """A message's status from the statuses of all its parts, in any order.
+
+    - no parts yet: ``accepted`` (the request is taken, not yet split and queued);
+    - every part final: ``delivered`` if all are delivered, else the worst final status of
+      :data:`FINAL_ORDER`;
+    - some part not final: ``in_transit`` once any part has reached the SMSC, else ``queued``,
+      or ``scheduled`` when ``send_at`` is after ``now`` (pass both, as aware datetimes).
+    """
+    if not parts:
+        return MessageStatus.ACCEPTED
+    present = frozenset(parts)
+    if present <= _FINAL:
+        worst = next(status for status in FINAL_ORDER if status in present)
+        return MessageStatus(worst.value)
+    if present & _SEEN_BY_SMSC:
+        return MessageStatus.IN_TRANSIT
+    if send_at is not None:
+        if now is None:
+            raise ValueError("send_at needs now to compare with")
+        if send_at > now:
+            return MessageStatus.SCHEDULED
+    return MessageStatus.QUEUED
