@@ -1,0 +1,219 @@
+"""What the message pipeline needs from storage: the port its adapters implement.
+
+Each method is one transaction: it commits everything it describes or nothing. Status changes
+of a message and the callbacks they trigger are written in the same transaction
+(a transactional outbox), so a status is never stored without its notification or the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mesiji.domain.statuses import MessageStatus, PartStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One recipient of an accepted send request, already validated and priced."""
+
+    sender: str
+    #: E.164 digits without "+", e.g. "995599123456".
+    destination: str
+    body: str
+    #: "gsm7", "ucs2" or "latin1" (mesiji.text.Alphabet).
+    alphabet: str
+    segments: int
+    credits: int
+    channel: str
+    operator: str | None = None
+    reference: str | None = None
+    urgent: bool = False
+    callback_url: str | None = None
+    send_at: datetime | None = None
+    valid_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptBatch:
+    """The messages of one API request; accepted together or not at all."""
+
+    account_id: int
+    messages: Sequence[NewMessage]
+    #: The client's Idempotency-Key: a retry with the same key returns the first result.
+    idempotency_key: str | None = None
+    #: Fingerprint of the request, to refuse the same key with a different request.
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message_ids: tuple[int, ...]
+    #: The account's balance after the reservation.
+    balance: int
+    #: True when the idempotency key was seen before and nothing new was written.
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PartToSend:
+    """A claimed part: everything a dispatcher needs to build its submit_sm."""
+
+    part_id: int
+    message_id: int
+    account_id: int
+    seqnum: int
+    total: int
+    sender: str
+    destination: str
+    body: str
+    alphabet: str
+    #: The message's reference for its concatenation UDH, the same for all its parts.
+    concat_reference: int
+    valid_until: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """What became of one submit_sm."""
+
+    part_id: int
+    #: The SMSC's message_id (canonical form) when it took the part.
+    smsc_message_id: str | None = None
+    #: failed / rejected when it did not; None with an smsc_message_id.
+    status: PartStatus | None = None
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingReceipt:
+    """A delivery receipt, as the channel received it."""
+
+    channel: str
+    #: Lookup keys of the receipted id (mesiji.smpp.receipts.message_id_keys), best first.
+    message_id_keys: tuple[str, ...]
+    #: The part's new status; None for a non-final state (enroute, accepted, unknown).
+    status: PartStatus | None
+    error_code: str | None
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    message_id: int
+    account_id: int
+    status: MessageStatus
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message as the API shows it."""
+
+    id: int
+    account_id: int
+    reference: str | None
+    sender: str
+    destination: str
+    operator: str | None
+    channel: str | None
+    body: str
+    segments: int
+    credits: int
+    status: MessageStatus
+    error_code: str | None
+    urgent: bool
+    callback_url: str | None
+    send_at: datetime | None
+    valid_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    #: (status, reason, at) of every change, oldest first; empty in listings.
+    events: tuple[tuple[str, str | None, datetime], ...] = ()
+    #: (attempts, status, last_status_code, last_error) of its callbacks; empty in listings.
+    callbacks: tuple[tuple[int, str, int | None, str | None], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    status: MessageStatus | None = None
+    reference: str | None = None
+    destination: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    #: Opaque cursor from the previous page.
+    cursor: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: int
+    message_id: int | None
+    account_id: int
+    url: str
+    #: JSON text of the callback body.
+    payload: str
+    attempts: int
+
+
+class MessageStore(Protocol):
+    """The message pipeline's storage."""
+
+    async def accept(self, batch: AcceptBatch, now: datetime) -> Accepted:
+        """Reserve the credits and store the messages with their parts, in one transaction.
+
+        Raises InsufficientBalance (nothing written) or Conflict (idempotency key reused
+        with a different request).
+        """
+        ...
+
+    async def claim_parts(
+        self, channel: str, limit: int, owner: str, now: datetime, lease_until: datetime
+    ) -> list[PartToSend]:
+        """Claim queued parts due now (and parts whose lease ran out) for ``channel``."""
+        ...
+
+    async def record_submissions(
+        self, results: Sequence[SubmitResult], now: datetime
+    ) -> list[StatusChange]:
+        """Store submit outcomes; apply receipts that were waiting for these message ids."""
+        ...
+
+    async def apply_receipts(
+        self, receipts: Sequence[IncomingReceipt], now: datetime
+    ) -> list[StatusChange]:
+        """Match receipts to parts, or keep them until their submit_sm_resp is recorded."""
+        ...
+
+    async def get_message(self, account_id: int, message_id: int) -> MessageView | None: ...
+
+    async def list_messages(
+        self, account_id: int, query: MessageQuery
+    ) -> tuple[list[MessageView], str | None]:
+        """A page of messages, newest first, and the cursor of the next page (or None)."""
+        ...
+
+    async def claim_notifications(
+        self, limit: int, owner: str, now: datetime, lease_until: datetime
+    ) -> list[Notification]: ...
+
+    async def record_notification_attempt(
+        self,
+        notification_id: int,
+        *,
+        delivered: bool,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        """One attempt's outcome; ``next_attempt_at`` None with ``delivered`` False = given up."""
+        ...
+
+    async def counters(self) -> dict[str, int]:
+        """Totals for /metrics: parts by status, queue depth per channel, pending callbacks."""
+        ...

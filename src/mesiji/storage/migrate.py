@@ -1,0 +1,72 @@
+"""Schema migrations (Alembic), run from code: the app at start, the tests on fresh databases.
+
+The scripts live in ``migrations/`` inside the package. :func:`run_migrations` is safe when
+several processes start at once: on PostgreSQL they queue on an advisory lock, on SQLite on the
+write lock, and whoever comes second finds the schema already current.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mesiji.storage.driver_errors import translated
+from mesiji.storage.engine import WRITE, create_engine
+
+__all__ = ["alembic_config", "current_revision", "run_migrations", "upgrade"]
+
+# Any constant works; all Mesiji processes on one database must use the same one.
+_PG_MIGRATION_LOCK = 0x6D65_736A_6930_0001
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at the packaged scripts (no ``alembic.ini`` needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+async def run_migrations(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision``, in one transaction."""
+    with translated():
+        async with engine.connect() as conn:
+            await conn.execution_options(**WRITE)
+            async with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                    )
+                await conn.run_sync(_upgrade, revision)
+
+
+async def upgrade(engine_url: str, revision: str = "head", *, schema: str | None = None) -> None:
+    """Upgrade the database at ``engine_url`` (PostgreSQL: in ``schema``) to ``revision``."""
+    engine = create_engine(engine_url, schema=schema)
+    try:
+        await run_migrations(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None before the first migration."""
+    with translated():
+        async with engine.connect() as conn:
+            return await conn.run_sync(_current_revision)
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    # env.py runs on this connection, inside the transaction opened by run_migrations.
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()

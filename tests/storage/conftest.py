@@ -1,0 +1,120 @@
+"""The databases the storage contract suite runs on, one fresh database per test.
+
+Every test taking ``database`` (or ``store``) runs twice: on SQLite in a file under
+``tmp_path``, and on PostgreSQL in a schema of its own (``t_<random>``, dropped afterwards) at
+``MESIJI_TEST_POSTGRES_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``).
+An unreachable PostgreSQL fails those tests, unless ``MESIJI_TEST_SKIP_POSTGRES=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from mesiji.storage import SqlStore, create_engine, default_sqlite_url, open_store
+from mesiji.testing import VirtualClock
+
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True)
+class Database:
+    """An empty database for one test: its URL and, on PostgreSQL, its schema."""
+
+    kind: str
+    url: str
+    schema: str | None = None
+
+    def engine(self, **options: Any) -> AsyncEngine:
+        """A new engine on this database; the caller disposes of it."""
+        return create_engine(self.url, schema=self.schema, **options)
+
+    async def open_store(self, clock: VirtualClock | None = None, **options: Any) -> SqlStore:
+        """A migrated store on this database; the caller closes it."""
+        return await open_store(self.url, schema=self.schema, clock=clock, **options)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        yield Database("sqlite", default_sqlite_url(tmp_path))
+        return
+    url = postgres_url()
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_async_engine(url, poolclass=NullPool)
+    try:
+        await _reachable(admin, url, f"CREATE SCHEMA {schema}")
+        try:
+            yield Database("postgresql", url, schema)
+        finally:
+            async with admin.begin() as conn:
+                await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture
+async def postgres() -> str:
+    """The URL of the test PostgreSQL server, for tests about PostgreSQL only."""
+    url = postgres_url()
+    admin = create_async_engine(url, poolclass=NullPool)
+    try:
+        await _reachable(admin, url, "SELECT 1")
+    finally:
+        await admin.dispose()
+    return url
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL server's URL (read when a test asks, never at import)."""
+    return os.environ.get("MESIJI_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+async def _reachable(admin: AsyncEngine, url: str, statement: str) -> None:
+    try:
+        async with admin.begin() as conn:
+            await conn.execute(text(statement))
+    except Exception as exc:  # refused, unknown database, bad credentials alike
+        reason = f"PostgreSQL at {url} is not usable: {exc!r}"
+        if os.environ.get("MESIJI_TEST_SKIP_POSTGRES") == "1":
+            pytest.skip(reason)
+        pytest.fail(reason + " (set MESIJI_TEST_SKIP_POSTGRES=1 to skip)")
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+async def store(database: Database, clock: VirtualClock) -> AsyncIterator[SqlStore]:
+    store = await database.open_store(clock)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextmanager
+def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` sends while the block runs."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
