@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from mesiji import __version__
-from mesiji.cli import demo, smpp_send
+from mesiji.cli import admin, demo, serve, smpp_send
 from mesiji.simulator import cli as simulator_cli
 
 
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(subparsers)
     simulator_cli.add_parser(subparsers)
     smpp_send.add_parser(subparsers)
+    serve.add_parser(subparsers)
+    admin.add_parsers(subparsers)
     return parser
 
 

@@ -102,7 +102,9 @@ def _command(
     return parser
 
 
-def _run(handler: Command, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _run(handler: Command, args: argparse.Namespace) -> int:
+    out = sys.stdout
+
     async def main() -> int:
         store = await open_store(database_url(settings_from(args)))
         try:

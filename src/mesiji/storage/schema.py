@@ -27,7 +27,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
     true,
 )
 
@@ -38,6 +37,7 @@ __all__ = [
     "accounts",
     "api_keys",
     "balance_ledger",
+    "idempotency_keys",
     "message_events",
     "messages",
     "metadata",
@@ -142,7 +142,6 @@ messages = Table(
     _account_id(),
     # The client's own id for the message (smsoffice.ge "reference").
     Column("reference", Text),
-    Column("idempotency_key", Text),
     Column("sender", Text, nullable=False),
     Column("destination", Text, nullable=False),
     Column("operator", Text),
@@ -162,15 +161,6 @@ messages = Table(
     # Listing an account's messages newest first, paged by (created_at, id).
     Index("ix_messages_account_id_created_at_id", "account_id", "created_at", "id"),
     Index("ix_messages_account_id_reference", "account_id", "reference"),
-    # NULLs never collide in a unique index on either engine; the WHERE keeps the index small.
-    Index(
-        "ix_messages_account_id_idempotency_key",
-        "account_id",
-        "idempotency_key",
-        unique=True,
-        sqlite_where=text("idempotency_key IS NOT NULL"),
-        postgresql_where=text("idempotency_key IS NOT NULL"),
-    ),
     sqlite_autoincrement=True,
 )
 
@@ -194,6 +184,8 @@ parts = Table(
     Column("error_code", Text),
     UniqueConstraint("message_id", "seqnum"),
     Index("ix_parts_status_lease_until", "status", "lease_until"),
+    # Claiming: a channel's queued (or lease-expired) parts in id order, read off the index.
+    Index("ix_parts_channel_status_id", "channel", "status", "id"),
     Index("ix_parts_channel_smsc_message_id", "channel", "smsc_message_id"),
     sqlite_autoincrement=True,
 )
@@ -249,6 +241,22 @@ notifications = Table(
     Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_notifications_message_id", "message_id"),
     sqlite_autoincrement=True,
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    # The client's Idempotency-Key header; keys belong to an account.
+    Column("key", Text, nullable=False),
+    # The fingerprint of the request first made with the key; another request is refused.
+    Column("request_hash", Text),
+    # What the first request returned, replayed to its retries: a JSON array of message ids
+    # in the order of the request, and the balance after its reservation.
+    Column("message_ids", Text, nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    _stamp("created_at"),
+    PrimaryKeyConstraint("account_id", "key"),
 )
 
 balance_ledger = Table(

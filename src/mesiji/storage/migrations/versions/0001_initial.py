@@ -106,6 +106,22 @@ def upgrade() -> None:
     _create_messages()
     _create_pipeline()
     op.create_table(
+        "idempotency_keys",
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("request_hash", sa.Text(), nullable=True),
+        sa.Column("message_ids", sa.Text(), nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        _stamp("created_at"),
+        sa.PrimaryKeyConstraint("account_id", "key", name="pk_idempotency_keys"),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name="fk_idempotency_keys_account_id_accounts",
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_table(
         "balance_ledger",
         _id(),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
@@ -134,7 +150,6 @@ def _create_messages() -> None:
         _id(),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.Text(), nullable=True),
-        sa.Column("idempotency_key", sa.Text(), nullable=True),
         sa.Column("sender", sa.Text(), nullable=False),
         sa.Column("destination", sa.Text(), nullable=False),
         sa.Column("operator", sa.Text(), nullable=True),
@@ -159,14 +174,6 @@ def _create_messages() -> None:
         "ix_messages_account_id_created_at_id", "messages", ["account_id", "created_at", "id"]
     )
     op.create_index("ix_messages_account_id_reference", "messages", ["account_id", "reference"])
-    op.create_index(
-        "ix_messages_account_id_idempotency_key",
-        "messages",
-        ["account_id", "idempotency_key"],
-        unique=True,
-        sqlite_where=sa.text("idempotency_key IS NOT NULL"),
-        postgresql_where=sa.text("idempotency_key IS NOT NULL"),
-    )
 
 
 def _create_pipeline() -> None:
@@ -193,6 +200,7 @@ def _create_pipeline() -> None:
         **_SQLITE,
     )
     op.create_index("ix_parts_status_lease_until", "parts", ["status", "lease_until"])
+    op.create_index("ix_parts_channel_status_id", "parts", ["channel", "status", "id"])
     op.create_index("ix_parts_channel_smsc_message_id", "parts", ["channel", "smsc_message_id"])
     op.create_table(
         "message_events",
@@ -275,6 +283,7 @@ def _create_pipeline() -> None:
 def downgrade() -> None:
     for table in (
         "balance_ledger",
+        "idempotency_keys",
         "notifications",
         "receipts",
         "message_events",

@@ -1,0 +1,160 @@
+"""The composition root: one gateway process, built from frozen settings.
+
+Everything is constructed here and handed down through constructors; nothing else reads
+settings, the environment or a global. ``mesiji serve``, ``mesiji demo``, the benchmark harness
+and the end-to-end tests all build their gateway with :meth:`Gateway.open`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from mesiji.clock import Clock, SystemClock
+from mesiji.services.accept import AcceptService
+from mesiji.services.channels import Channel
+from mesiji.services.dispatch import Dispatcher
+from mesiji.services.notify import Notifier
+from mesiji.services.receipts import ReceiptHandler
+from mesiji.settings import Settings
+from mesiji.storage.engine import default_sqlite_url
+from mesiji.storage.message_ports import StatusChange
+from mesiji.storage.messages_sql import SqlMessageStore
+from mesiji.storage.sql import SqlStore, open_store
+from mesiji.web.app import create_app
+from mesiji.web.context import WebContext
+
+
+def database_url(settings: Settings) -> str:
+    """The configured database, or SQLite under the data directory."""
+    return settings.database.url or default_sqlite_url(settings.data_dir)
+
+
+class Gateway:
+    """The parts of one gateway process and their life cycle: :meth:`start`, :meth:`close`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqlStore,
+        *,
+        clock: Clock,
+        node: str,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.messages = SqlMessageStore(store.engine)
+        self.clock = clock
+        self.receipts = ReceiptHandler(self.messages, clock=clock, on_changes=self._changed)
+        self.channels = [
+            Channel(channel, receipts=self.receipts, clock=clock) for channel in settings.channels
+        ]
+        self.dispatchers = [
+            Dispatcher(
+                self.messages,
+                channel,
+                settings.dispatch,
+                clock=clock,
+                owner=f"{node}/{channel.name}",
+                on_changes=self._changed,
+            )
+            for channel in self.channels
+        ]
+        self.notifier = Notifier(
+            self.messages,
+            settings.webhooks,
+            secret_for=self._webhook_secret,
+            clock=clock,
+            owner=node,
+        )
+        # Routing comes with channel policies; until then every message takes the first channel.
+        self.accept = AcceptService(
+            store,
+            self.messages,
+            settings.channels[0],
+            clock,
+            default_region=settings.default_region,
+            on_accepted=self._accepted,
+        )
+        self.app: FastAPI = create_app(
+            WebContext(store, self.messages, self.accept, clock),
+            max_body_bytes=settings.http.max_body_bytes,
+            health=self.healthy,
+            metrics=self.metrics,
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+    ) -> Gateway:
+        """Connect to the database (migrating it) and build the gateway; call :meth:`start`."""
+        clock = clock or SystemClock()
+        store = await open_store(database_url(settings), clock=clock)
+        node = f"{socket.gethostname()}:{os.getpid()}"
+        return cls(settings, store, clock=clock, node=node)
+
+    def start(self) -> None:
+        """Bind the channels and start dispatching and notifying."""
+        for channel in self.channels:
+            channel.start()
+        for dispatcher in self.dispatchers:
+            dispatcher.start()
+        self.notifier.start()
+
+    async def close(self) -> None:
+        """Stop taking work, finish what is in flight, unbind, and close the database."""
+        for dispatcher in self.dispatchers:
+            await dispatcher.stop()
+        for channel in self.channels:
+            await channel.close()
+        await self.receipts.close()
+        await self.notifier.stop()
+        await self.store.close()
+
+    async def healthy(self) -> bool:
+        """Whether the database answers."""
+        try:
+            async with self.store.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except (sa.exc.SQLAlchemyError, OSError):
+            return False
+        return True
+
+    async def metrics(self) -> str:
+        """The Prometheus text exposition of the gateway's counters."""
+        lines = []
+        for key, value in sorted((await self.messages.counters()).items()):
+            kind, _, label = key.partition(".")
+            name = {"parts": "status", "queued": "channel"}.get(kind, "kind")
+            lines.append(f'mesiji_{kind}{{{name}="{label}"}} {value}')
+        for dispatcher in self.dispatchers:
+            stats = dispatcher.stats
+            channel = dispatcher.channel.name
+            for field in ("claimed", "submitted", "rejected", "failed", "deferred", "unknown"):
+                value = getattr(stats, field)
+                lines.append(f'mesiji_dispatch_{field}_total{{channel="{channel}"}} {value}')
+            bound = int(dispatcher.channel.bound)
+            lines.append(f'mesiji_channel_bound{{channel="{channel}"}} {bound}')
+        lines.append(f"mesiji_receipts_stored_total {self.receipts.stored}")
+        lines.append(f"mesiji_callbacks_attempted_total {self.notifier.attempts}")
+        lines.append(f"mesiji_callbacks_delivered_total {self.notifier.delivered}")
+        return "\n".join(lines) + "\n"
+
+    def _accepted(self) -> None:
+        for dispatcher in self.dispatchers:
+            dispatcher.notify()
+
+    def _changed(self, changes: Sequence[StatusChange]) -> None:
+        if changes:
+            self.notifier.notify()
+
+    async def _webhook_secret(self, account_id: int) -> str | None:
+        account = await self.store.get_account(account_id)
+        return account.webhook_secret if account is not None else None

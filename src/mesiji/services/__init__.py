@@ -1,0 +1,1 @@
+"""Use cases: accepting messages, dispatching them, receipts, notifications."""

@@ -1,0 +1,313 @@
+"""Accepting a send request: validate, price, reserve and commit, or refuse with a code.
+
+Nothing is written unless the whole request is accepted: numbers, sender, texts and length are
+checked first, then one storage transaction reserves the credits and stores every message
+(:meth:`MessageStore.accept`). The answer goes back only after that commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mesiji.clock import Clock
+from mesiji.domain import credits as domain_credits
+from mesiji.domain.numbers import NumberError as _NumberError
+from mesiji.domain.numbers import parse_destination
+from mesiji.domain.statuses import MessageStatus
+from mesiji.services.errors import ErrorCode, RequestError
+from mesiji.settings import ChannelSettings
+from mesiji.storage import errors as storage_errors
+from mesiji.storage.message_ports import AcceptBatch, MessageStore, NewMessage
+from mesiji.storage.ports import AccountStore
+from mesiji.storage.records import Account, SenderStatus
+from mesiji.text import Alphabet, choose_alphabet, count_segments
+
+#: An alphanumeric sender ID: at most 11 characters (3GPP TS 23.040 §9.1.2.5, 7-bit
+#: alphanumeric address of 11 characters), or a number of at most 15 digits (E.164).
+_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-_&]{1,11}|\+?[0-9]{1,15}", re.ASCII)
+#: The longest validity a message may ask for: SMSCs cap it at days anyway.
+MAX_VALIDITY = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One destination as the client wrote it, with the text for it."""
+
+    to: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    sender: str | None
+    recipients: Sequence[Recipient]
+    reference: str | None = None
+    urgent: bool = False
+    callback_url: str | None = None
+    send_at: datetime | None = None
+    validity: timedelta | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    id: int
+    to: str
+    operator: str | None
+    segments: int
+    credits: int
+    status: MessageStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedRecipient:
+    """A destination that was not accepted: as written, a stable code, and why."""
+
+    to: str
+    #: A mesiji.domain.numbers.NumberErrorCode value, or "stop_listed".
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    messages: list[AcceptedMessage]
+    rejected: list[RefusedRecipient] = field(default_factory=list)
+    balance: int = 0
+    replayed: bool = False
+
+
+class AcceptService:
+    """Turns send requests into committed messages."""
+
+    def __init__(
+        self,
+        accounts: AccountStore,
+        messages: MessageStore,
+        channel: ChannelSettings,
+        clock: Clock,
+        *,
+        default_region: str = "GE",
+        max_parts: int = 16,
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
+        self._accounts = accounts
+        self._messages = messages
+        self._channel = channel
+        self._clock = clock
+        self._default_region = default_region
+        self._max_parts = max_parts
+        self._on_accepted = on_accepted
+
+    async def send(self, account: Account, request: SendRequest) -> SendResult:
+        """Accept ``request`` for ``account`` or raise :class:`RequestError`."""
+        if not account.api_enabled:
+            raise RequestError(ErrorCode.api_disabled, "the API is not enabled for this account")
+        sender = await self._check_sender(account, request.sender)
+        if not request.recipients:
+            raise RequestError(ErrorCode.no_numbers, "no destination numbers were given")
+        now = self._clock.now()
+        send_at, valid_until = _schedule(request, now)
+        accepted, rejected = self._parse_recipients(account, request.recipients)
+        if not request.urgent and accepted:
+            accepted, rejected = await self._drop_stop_listed(account, accepted, rejected)
+        if not accepted:
+            raise _nothing_to_send(rejected)
+        new_messages = [
+            self._price(
+                account,
+                request,
+                sender=sender,
+                destination=destination,
+                operator=operator,
+                text=text,
+                send_at=send_at,
+                valid_until=valid_until,
+            )
+            for destination, operator, text in accepted
+        ]
+        try:
+            result = await self._messages.accept(
+                AcceptBatch(
+                    account_id=account.id,
+                    messages=new_messages,
+                    idempotency_key=request.idempotency_key,
+                    request_hash=request.request_hash,
+                ),
+                now,
+            )
+        except (domain_credits.InsufficientBalance, storage_errors.InsufficientBalance) as exc:
+            needed = sum(m.credits for m in new_messages)
+            raise RequestError(
+                ErrorCode.insufficient_balance,
+                f"the balance does not cover {needed} SMS credit(s) for this request",
+            ) from exc
+        except storage_errors.Conflict as exc:
+            raise RequestError(
+                ErrorCode.idempotency_conflict,
+                "this Idempotency-Key was used with a different request",
+            ) from exc
+        except storage_errors.StorageUnavailable as exc:
+            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        if self._on_accepted is not None and not result.replayed:
+            self._on_accepted()
+        status = MessageStatus.SCHEDULED if send_at is not None else MessageStatus.QUEUED
+        return SendResult(
+            messages=[
+                AcceptedMessage(i, m.destination, m.operator, m.segments, m.credits, status)
+                for i, m in zip(result.message_ids, new_messages, strict=True)
+            ],
+            rejected=rejected,
+            balance=result.balance,
+            replayed=result.replayed,
+        )
+
+    async def _check_sender(self, account: Account, sender: str | None) -> str:
+        if not sender:
+            raise RequestError(ErrorCode.sender_missing, "a sender is required")
+        if not _SENDER.fullmatch(sender):
+            raise RequestError(
+                ErrorCode.sender_invalid,
+                f"{sender!r} is not a sender ID (up to 11 letters and digits) or a number",
+            )
+        try:
+            record = await self._accounts.get_sender(account.id, sender)
+        except storage_errors.StorageUnavailable as exc:
+            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        if record is None:
+            raise RequestError(
+                ErrorCode.sender_not_found, f"sender {sender!r} is not registered for this account"
+            )
+        if record.status is not SenderStatus.ACTIVE:
+            raise RequestError(
+                ErrorCode.sender_inactive,
+                f"sender {sender!r} is {record.status.value}: the mobile operators have not "
+                "authorized it yet, so sending with it is refused",
+            )
+        return sender
+
+    def _parse_recipients(
+        self, account: Account, recipients: Sequence[Recipient]
+    ) -> tuple[list[tuple[str, str | None, str]], list[RefusedRecipient]]:
+        allowed = frozenset(account.allowed_regions)
+        accepted: list[tuple[str, str | None, str]] = []
+        rejected: list[RefusedRecipient] = []
+        seen: set[tuple[str, str]] = set()
+        for recipient in recipients:
+            if not recipient.text.strip():
+                raise RequestError(ErrorCode.no_content, "the message text is empty")
+            try:
+                destination = parse_destination(
+                    recipient.to, allowed_regions=allowed, default_region=self._default_region
+                )
+            except _NumberError as exc:
+                rejected.append(RefusedRecipient(recipient.to, exc.code.value, str(exc)))
+                continue
+            key = (destination.e164, recipient.text)
+            if key not in seen:
+                seen.add(key)
+                accepted.append((destination.e164, destination.operator, recipient.text))
+        return accepted, rejected
+
+    async def _drop_stop_listed(
+        self,
+        account: Account,
+        accepted: list[tuple[str, str | None, str]],
+        rejected: list[RefusedRecipient],
+    ) -> tuple[list[tuple[str, str | None, str]], list[RefusedRecipient]]:
+        try:
+            listed = await self._accounts.stop_listed(account.id, {a[0] for a in accepted})
+        except storage_errors.StorageUnavailable as exc:
+            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        if not listed:
+            return accepted, rejected
+        kept = [a for a in accepted if a[0] not in listed]
+        refused = [
+            RefusedRecipient(number, STOP_LISTED, f"{number} is on the stop list (opted out)")
+            for number in sorted(listed)
+        ]
+        return kept, [*rejected, *refused]
+
+    def _price(
+        self,
+        account: Account,
+        request: SendRequest,
+        *,
+        sender: str,
+        destination: str,
+        operator: str | None,
+        text: str,
+        send_at: datetime | None,
+        valid_until: datetime | None,
+    ) -> NewMessage:
+        alphabet = choose_alphabet(text, allow_latin1=self._channel.allow_latin1)
+        count = count_segments(text, alphabet, udh16=self._channel.concat == "udh16")
+        parts = 1 if self._channel.concat == "payload" else count.segments
+        if count.segments > self._max_parts:
+            raise RequestError(
+                ErrorCode.too_long,
+                f"the text takes {count.segments} SMS parts "
+                f"({_alphabet_name(alphabet)}); at most {self._max_parts} are allowed",
+            )
+        return NewMessage(
+            sender=sender,
+            destination=destination,
+            body=text,
+            alphabet=alphabet.value,
+            segments=parts,
+            credits=domain_credits.message_cost(count.segments, account.price_per_segment),
+            channel=self._channel.name,
+            operator=operator,
+            reference=request.reference,
+            urgent=request.urgent,
+            callback_url=request.callback_url,
+            send_at=send_at,
+            valid_until=valid_until,
+        )
+
+
+#: The code reported for a stop-listed number, beside the number codes of domain.numbers.
+STOP_LISTED = "stop_listed"
+
+
+def _nothing_to_send(rejected: list[RefusedRecipient]) -> RequestError:
+    if rejected and all(r.code == STOP_LISTED for r in rejected):
+        return RequestError(ErrorCode.stop_listed, "every number is on the stop list")
+    reasons = "; ".join(r.reason for r in rejected[:5])
+    return RequestError(ErrorCode.no_valid_numbers, f"no valid destination number: {reasons}")
+
+
+def _schedule(request: SendRequest, now: datetime) -> tuple[datetime | None, datetime | None]:
+    send_at = request.send_at
+    if send_at is not None:
+        if send_at.tzinfo is None:
+            raise RequestError(ErrorCode.invalid_send_at, "send_at needs a timezone offset")
+        if send_at <= now:
+            send_at = None  # due already: send now
+    valid_until = None
+    if request.validity is not None:
+        if not timedelta(minutes=1) <= request.validity <= MAX_VALIDITY:
+            raise RequestError(
+                ErrorCode.invalid_validity, "validity must be between 60 seconds and 7 days"
+            )
+        valid_until = (send_at or now) + request.validity
+    return send_at, valid_until
+
+
+def _alphabet_name(alphabet: Alphabet) -> str:
+    return {Alphabet.gsm7: "Latin (GSM-7)", Alphabet.ucs2: "Unicode", Alphabet.latin1: "Latin-1"}[
+        alphabet
+    ]
+
+
+__all__ = [
+    "AcceptService",
+    "AcceptedMessage",
+    "Recipient",
+    "SendRequest",
+    "SendResult",
+]

@@ -1,0 +1,484 @@
+"""The message pipeline's storage on SQL: :class:`SqlMessageStore`, for SQLite and PostgreSQL.
+
+Every public method is one transaction (see :mod:`mesiji.storage.message_ports`). Writers open
+it with ``BEGIN IMMEDIATE`` on SQLite, whose single writer makes each one exclusive; on
+PostgreSQL concurrent gateways share the queues through ``FOR UPDATE SKIP LOCKED`` and wait
+for each other on the rows they both change. Receipts, the callback outbox and what follows a
+part's change live in :mod:`~mesiji.storage.receipts_sql`,
+:mod:`~mesiji.storage.notifications_sql` and :mod:`~mesiji.storage.outcomes_sql`; accepting
+(and the idempotency keys) in :mod:`~mesiji.storage.accept_sql`.
+
+Money: accepting reserves every credit of the request. Credits come back only for parts that
+were never sent: refused by the SMSC or failed at submit, or expired in the queue. A part the
+SMSC took and then could not deliver was paid for.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Row, Select, func, literal, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mesiji.domain.statuses import MessageStatus, PartStatus
+from mesiji.smpp.receipts import canonical_message_id, message_id_keys
+from mesiji.storage import notifications_sql as outbox
+from mesiji.storage.accept_sql import accept_batch, check_batch
+from mesiji.storage.driver_errors import translated
+from mesiji.storage.engine import WRITE
+from mesiji.storage.errors import Conflict
+from mesiji.storage.id_lists import ids_in
+from mesiji.storage.message_ports import (
+    AcceptBatch,
+    Accepted,
+    IncomingReceipt,
+    MessageQuery,
+    MessageView,
+    Notification,
+    PartToSend,
+    StatusChange,
+    SubmitResult,
+)
+from mesiji.storage.outcomes_sql import PartState, refund, settle_messages, write_parts
+from mesiji.storage.receipts_sql import apply_receipts, apply_waiting_receipts, lock_message_ids
+from mesiji.storage.schema import message_events, messages, notifications, parts
+from mesiji.storage.types import UtcDateTime
+
+__all__ = ["MAX_PAGE", "SqlMessageStore"]
+
+#: The most messages one page of :meth:`SqlMessageStore.list_messages` holds.
+MAX_PAGE = 1000
+
+_SUBMIT_FAILURES = frozenset({PartStatus.REJECTED, PartStatus.FAILED})
+
+
+class SqlMessageStore:
+    """:class:`~mesiji.storage.message_ports.MessageStore` on an :class:`AsyncEngine`.
+
+    The engine stays the caller's (usually shared with :class:`mesiji.storage.SqlStore`,
+    whose :func:`~mesiji.storage.open_store` migrates the schema).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine the store runs on."""
+        return self._engine
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        with translated():
+            async with self._engine.connect() as conn, conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        with translated():
+            async with self._engine.connect() as conn:
+                await conn.execution_options(**WRITE)
+                async with conn.begin():
+                    yield conn
+
+    # -- accepting --------------------------------------------------------------------------
+
+    async def accept(self, batch: AcceptBatch, now: datetime) -> Accepted:
+        """Reserve the credits and store the messages with their parts, in one transaction.
+
+        A request whose idempotency key the account used before returns the ids of that first
+        request with ``replayed`` set, and writes nothing; if the fingerprint or the number of
+        messages differs it raises :class:`Conflict`. A balance that does not cover every
+        message raises :class:`InsufficientBalance` and nothing is written.
+        """
+        check_batch(batch)
+        try:
+            return await self._accept(batch, now)
+        except Conflict as exc:
+            if batch.idempotency_key is None or not isinstance(exc.__cause__, IntegrityError):
+                raise
+        # A concurrent request with the same key committed first; now it is found and replayed.
+        return await self._accept(batch, now)
+
+    async def _accept(self, batch: AcceptBatch, now: datetime) -> Accepted:
+        async with self._writing() as conn:
+            return await accept_batch(conn, batch, now)
+
+    # -- dispatching ------------------------------------------------------------------------
+
+    async def claim_parts(
+        self, channel: str, limit: int, owner: str, now: datetime, lease_until: datetime
+    ) -> list[PartToSend]:
+        """Claim up to ``limit`` parts of ``channel`` for ``owner`` until ``lease_until``.
+
+        Parts whose lease ran out (their dispatcher died) come first, then queued parts in
+        the order they were accepted; parts of messages scheduled after ``now`` wait. A part
+        past its message's validity is not sent: it expires and its credits are refunded.
+        A scheduled message becomes queued when its first part is claimed.
+        """
+        if limit <= 0:
+            return []
+        claimed: list[Row[Any]] = []
+        expired: list[PartState] = []
+        async with self._writing() as conn:
+            while True:
+                rows = await _claimable(conn, channel, limit, now)
+                taken = [r for r in rows if not _past_validity(r, now)][: limit - len(claimed)]
+                gone = [_state(r, PartStatus.EXPIRED, now) for r in rows if _past_validity(r, now)]
+                if taken:
+                    await conn.execute(
+                        update(parts)
+                        .where(ids_in(conn, parts.c.id, [r.id for r in taken]))
+                        .values(
+                            status=PartStatus.SUBMITTING.value,
+                            lease_owner=owner,
+                            lease_until=lease_until,
+                            attempts=parts.c.attempts + 1,
+                        )
+                    )
+                await write_parts(conn, gone)
+                claimed += taken
+                expired += gone
+                # Expired parts took places in this round: look again for parts to send.
+                if len(claimed) >= limit or len(rows) < limit or not gone:
+                    break
+            starting = {r.message_id for r in claimed if r.message_status == "scheduled"}
+            await settle_messages(conn, starting | {s.message_id for s in expired}, now)
+            await refund(conn, expired, now)
+        return [
+            PartToSend(
+                part_id=r.id,
+                message_id=r.message_id,
+                account_id=r.account_id,
+                seqnum=r.seqnum,
+                total=r.total,
+                sender=r.sender,
+                destination=r.destination,
+                body=r.body,
+                alphabet=r.alphabet,
+                concat_reference=r.message_id % 256,
+                valid_until=r.valid_until,
+                attempts=r.attempts + 1,
+            )
+            for r in claimed
+        ]
+
+    async def record_submissions(
+        self, results: Sequence[SubmitResult], now: datetime
+    ) -> list[StatusChange]:
+        """Store submit outcomes; apply receipts that were waiting for these message ids.
+
+        Only parts still ``submitting`` change: a late result for a part that has moved on
+        is ignored. A refused or failed part is final and its credits are refunded; a result
+        with status ``queued`` (a transient refusal) puts the part back in the queue.
+        """
+        outcome: dict[int, tuple[SubmitResult, PartStatus]] = {}
+        for result in results:
+            outcome.setdefault(result.part_id, (result, _outcome(result)))
+        if not outcome:
+            return []
+        smsc_ids = [r.smsc_message_id for r, _ in outcome.values() if r.smsc_message_id]
+        async with self._writing() as conn:
+            await lock_message_ids(
+                conn, (key for i in smsc_ids for key in message_id_keys(canonical_message_id(i)))
+            )
+            query = (
+                _part_columns()
+                .where(
+                    ids_in(conn, parts.c.id, sorted(outcome)),
+                    parts.c.status == PartStatus.SUBMITTING.value,
+                )
+                .order_by(parts.c.id)
+                .with_for_update(of=parts, key_share=True)
+            )
+            states = [_submitted(row, *outcome[row.id], now) for row in await conn.execute(query)]
+            sent = [s for s in states if s.status is PartStatus.IN_TRANSIT]
+            await apply_waiting_receipts(conn, sent, now)
+            await write_parts(conn, states)
+            changes = await settle_messages(conn, {s.message_id for s in states}, now)
+            await refund(conn, [s for s in states if s.status in _SUBMIT_FAILURES], now)
+            return changes
+
+    async def apply_receipts(
+        self, receipts: Sequence[IncomingReceipt], now: datetime
+    ) -> list[StatusChange]:
+        """Match receipts to parts, or keep them until their submit_sm_resp is recorded.
+
+        Intermediate receipts (status None) change nothing and are not kept; a receipt for a
+        part already final changes nothing either, so a repeated one sends no second callback.
+        """
+        async with self._writing() as conn:
+            return await apply_receipts(conn, receipts, now)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get_message(self, account_id: int, message_id: int) -> MessageView | None:
+        """The account's message with its history and callbacks, or None."""
+        query = select(messages).where(
+            messages.c.id == message_id, messages.c.account_id == account_id
+        )
+        events = (
+            select(message_events.c.status, message_events.c.reason, message_events.c.at)
+            .where(message_events.c.message_id == message_id)
+            .order_by(message_events.c.id)
+        )
+        callbacks = (
+            select(
+                notifications.c.attempts,
+                notifications.c.status,
+                notifications.c.last_status_code,
+                notifications.c.last_error,
+            )
+            .where(notifications.c.message_id == message_id)
+            .order_by(notifications.c.id)
+        )
+        async with self._reading() as conn:
+            row = (await conn.execute(query)).one_or_none()
+            if row is None:
+                return None
+            history = [(e.status, e.reason, e.at) for e in await conn.execute(events)]
+            calls = [
+                (c.attempts, c.status, c.last_status_code, c.last_error)
+                for c in await conn.execute(callbacks)
+            ]
+        return replace(_view(row), events=tuple(history), callbacks=tuple(calls))
+
+    async def list_messages(
+        self, account_id: int, query: MessageQuery
+    ) -> tuple[list[MessageView], str | None]:
+        """A page of the account's messages, newest first, and the next page's cursor or None.
+
+        ``since`` is inclusive and ``until`` exclusive, on the creation time; ``limit`` is
+        capped at :data:`MAX_PAGE`. A cursor that is not one this method returned raises
+        ValueError.
+        """
+        limit = max(1, min(query.limit, MAX_PAGE))
+        conditions = [messages.c.account_id == account_id]
+        if query.status is not None:
+            conditions.append(messages.c.status == MessageStatus(query.status).value)
+        if query.reference is not None:
+            conditions.append(messages.c.reference == query.reference)
+        if query.destination is not None:
+            conditions.append(messages.c.destination == query.destination)
+        if query.since is not None:
+            conditions.append(messages.c.created_at >= query.since)
+        if query.until is not None:
+            conditions.append(messages.c.created_at < query.until)
+        if query.cursor is not None:
+            created_at, message_id = _decode_cursor(query.cursor)
+            # A row value, so both engines can start the index scan at the cursor.
+            conditions.append(
+                tuple_(messages.c.created_at, messages.c.id)
+                < tuple_(literal(created_at, UtcDateTime), literal(message_id, BigInteger))
+            )
+        statement = (
+            select(messages)
+            .where(*conditions)
+            .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+            .limit(limit + 1)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(statement)).all()
+        page = [_view(row) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return page, None
+        return page, _encode_cursor(page[-1].created_at, page[-1].id)
+
+    # -- callbacks --------------------------------------------------------------------------
+
+    async def claim_notifications(
+        self, limit: int, owner: str, now: datetime, lease_until: datetime
+    ) -> list[Notification]:
+        """Take up to ``limit`` due callbacks until ``lease_until``, oldest due first.
+
+        ``owner`` is not stored: the lease is the next attempt time itself (see
+        :func:`mesiji.storage.notifications_sql.claim_notifications`).
+        """
+        if limit <= 0:
+            return []
+        async with self._writing() as conn:
+            return await outbox.claim_notifications(conn, limit, now, lease_until)
+
+    async def record_notification_attempt(
+        self,
+        notification_id: int,
+        *,
+        delivered: bool,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        """One attempt's outcome; ``next_attempt_at`` None with ``delivered`` False = given up.
+
+        An unknown notification raises :class:`NotFound`; one no longer pending is left as it
+        is.
+        """
+        async with self._writing() as conn:
+            await outbox.record_notification_attempt(
+                conn,
+                notification_id,
+                delivered=delivered,
+                status_code=status_code,
+                error=error,
+                next_attempt_at=next_attempt_at,
+                now=now,
+            )
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    async def counters(self) -> dict[str, int]:
+        """Totals for /metrics.
+
+        ``parts.<status>`` for every part status, ``queued.<channel>`` (queued parts per
+        channel), ``notifications.pending`` and ``messages.accepted`` (every message stored).
+        """
+        totals = {f"parts.{status.value}": 0 for status in PartStatus}
+        by_status = select(parts.c.status, func.count()).group_by(parts.c.status)
+        by_channel = (
+            select(parts.c.channel, func.count())
+            .where(parts.c.status == PartStatus.QUEUED.value, parts.c.channel.is_not(None))
+            .group_by(parts.c.channel)
+        )
+        pending = select(func.count()).where(notifications.c.status == outbox.PENDING)
+        accepted = select(func.count()).select_from(messages)
+        async with self._reading() as conn:
+            for status, count in await conn.execute(by_status):
+                totals[f"parts.{status}"] = count
+            for channel, count in await conn.execute(by_channel):
+                totals[f"queued.{channel}"] = count
+            totals["notifications.pending"] = (await conn.execute(pending)).scalar_one()
+            totals["messages.accepted"] = (await conn.execute(accepted)).scalar_one()
+        return totals
+
+
+def _part_columns() -> Select[Any]:
+    return select(
+        parts.c.id,
+        parts.c.message_id,
+        parts.c.channel,
+        parts.c.seqnum,
+        parts.c.total,
+        parts.c.attempts,
+        messages.c.account_id,
+        messages.c.credits,
+        messages.c.status.label("message_status"),
+        messages.c.sender,
+        messages.c.destination,
+        messages.c.body,
+        messages.c.alphabet,
+        messages.c.valid_until,
+    ).join_from(parts, messages, parts.c.message_id == messages.c.id)
+
+
+async def _claimable(
+    conn: AsyncConnection, channel: str, limit: int, now: datetime
+) -> list[Row[Any]]:
+    """Up to ``limit`` parts of ``channel`` to send now, locked; those other claimers skip."""
+    base = (
+        _part_columns()
+        .where(parts.c.channel == channel)
+        .order_by(parts.c.id)
+        .with_for_update(of=parts, skip_locked=True, key_share=True)
+    )
+    stale = base.where(
+        parts.c.status == PartStatus.SUBMITTING.value, parts.c.lease_until < now
+    ).limit(limit)
+    rows = list((await conn.execute(stale)).all())
+    if len(rows) < limit:
+        due = base.where(
+            parts.c.status == PartStatus.QUEUED.value,
+            or_(messages.c.send_at.is_(None), messages.c.send_at <= now),
+        ).limit(limit - len(rows))
+        rows += (await conn.execute(due)).all()
+    return rows
+
+
+def _past_validity(row: Row[Any], now: datetime) -> bool:
+    return row.valid_until is not None and row.valid_until <= now
+
+
+def _state(row: Row[Any], status: PartStatus, now: datetime) -> PartState:
+    return PartState(
+        id=row.id,
+        message_id=row.message_id,
+        account_id=row.account_id,
+        channel=row.channel,
+        seqnum=row.seqnum,
+        total=row.total,
+        message_credits=row.credits,
+        status=status,
+        done_at=now,
+    )
+
+
+def _outcome(result: SubmitResult) -> PartStatus:
+    """The status a submit result moves its part to; ValueError for a result that makes none."""
+    if result.smsc_message_id is not None:
+        if result.status is not None:
+            raise ValueError(f"part {result.part_id}: an SMSC message id with a status")
+        return PartStatus.IN_TRANSIT
+    if result.status not in (*_SUBMIT_FAILURES, PartStatus.QUEUED):
+        raise ValueError(f"part {result.part_id}: not a submit outcome: {result.status}")
+    return result.status
+
+
+def _submitted(row: Row[Any], result: SubmitResult, status: PartStatus, now: datetime) -> PartState:
+    state = _state(row, status, now)
+    if result.smsc_message_id is not None:
+        state.done_at = None
+        state.submitted_at = now
+        state.smsc_message_id = canonical_message_id(result.smsc_message_id)
+        return state
+    state.error_code = result.error_code
+    if status is PartStatus.QUEUED:
+        state.done_at = None
+    return state
+
+
+def _view(row: Row[Any]) -> MessageView:
+    return MessageView(
+        id=row.id,
+        account_id=row.account_id,
+        reference=row.reference,
+        sender=row.sender,
+        destination=row.destination,
+        operator=row.operator,
+        channel=row.channel,
+        body=row.body,
+        segments=row.segments,
+        credits=row.credits,
+        status=MessageStatus(row.status),
+        error_code=row.error_code,
+        urgent=bool(row.urgent),
+        callback_url=row.callback_url,
+        send_at=row.send_at,
+        valid_until=row.valid_until,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _encode_cursor(created_at: datetime, message_id: int) -> str:
+    text = f"{created_at.isoformat()}|{message_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, message_id = text.partition("|")
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            raise ValueError("naive")
+        return created_at, int(message_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"not a cursor of this listing: {cursor!r}") from exc

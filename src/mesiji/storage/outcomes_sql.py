@@ -1,0 +1,226 @@
+"""What follows when parts change: their rows, refunds, and their messages' derived status.
+
+Claims (expiry), submit results and receipts all end the same way: write the parts' new state,
+re-derive each touched message's status and, where it changed, store it with a history event
+and a callback (the outbox), then give back the credits of parts that were never sent, all in
+the caller's transaction.
+
+On PostgreSQL, locks are taken in one order everywhere: SMSC ids
+(:func:`mesiji.storage.receipts_sql.lock_message_ids`), then parts, messages and accounts,
+each by ascending id. Concurrent transactions then wait for each other instead of
+deadlocking. Callers should call :func:`settle_messages` before :func:`refund`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mesiji.domain.statuses import MessageStatus, PartStatus, derive_message_status, is_final
+from mesiji.storage.id_lists import ids_in
+from mesiji.storage.message_ports import StatusChange
+from mesiji.storage.notifications_sql import StatusCallback, enqueue_status_callbacks
+from mesiji.storage.schema import accounts, balance_ledger, message_events, messages, parts
+
+__all__ = [
+    "REFUND_REASON",
+    "PartState",
+    "part_credits",
+    "refund",
+    "settle_messages",
+    "write_parts",
+]
+
+#: The ledger reason of credits given back for parts that were never sent.
+REFUND_REASON = "refund"
+
+
+@dataclass(slots=True)
+class PartState:
+    """A part as a transaction is changing it; :func:`write_parts` stores it."""
+
+    id: int
+    message_id: int
+    account_id: int
+    channel: str | None
+    seqnum: int
+    total: int
+    #: The credits of the whole message, shared out over its parts by :func:`part_credits`.
+    message_credits: int
+    status: PartStatus
+    smsc_message_id: str | None = None
+    submitted_at: datetime | None = None
+    done_at: datetime | None = None
+    error_code: str | None = None
+
+    @property
+    def credits(self) -> int:
+        """What this part cost."""
+        return part_credits(self.message_credits, self.total, self.seqnum)
+
+
+def part_credits(credits: int, total: int, seqnum: int) -> int:
+    """The share of a message's ``credits`` paid for part ``seqnum`` of ``total``.
+
+    The shares add up to exactly ``credits``; the first parts carry the remainder.
+    """
+    share, remainder = divmod(credits, total)
+    return share + (1 if seqnum <= remainder else 0)
+
+
+async def write_parts(conn: AsyncConnection, states: Sequence[PartState]) -> None:
+    """Store the parts' new state and release their leases."""
+    if not states:
+        return
+    await conn.execute(
+        update(parts).where(parts.c.id == bindparam("part_id")),
+        [
+            {
+                "part_id": s.id,
+                "status": s.status.value,
+                "smsc_message_id": s.smsc_message_id,
+                "submitted_at": s.submitted_at,
+                "done_at": s.done_at,
+                "error_code": s.error_code,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            for s in sorted(states, key=lambda s: s.id)
+        ],
+    )
+
+
+async def refund(conn: AsyncConnection, states: Sequence[PartState], now: datetime) -> None:
+    """Give back the credits of parts that were never sent: one ledger row per message."""
+    per_message: dict[tuple[int, int], int] = defaultdict(int)
+    for state in states:
+        per_message[state.account_id, state.message_id] += state.credits
+    per_account: dict[int, int] = defaultdict(int)
+    for (account_id, _), credits in per_message.items():
+        per_account[account_id] += credits
+    paid = sorted((a, c) for a, c in per_account.items() if c > 0)
+    if not paid:
+        return
+    await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == bindparam("account_id_"))
+        .values(balance=accounts.c.balance + bindparam("credits_")),
+        [{"account_id_": a, "credits_": c} for a, c in paid],
+    )
+    await conn.execute(
+        balance_ledger.insert(),
+        [
+            {
+                "account_id": account_id,
+                "delta": credits,
+                "reason": REFUND_REASON,
+                "message_id": message_id,
+                "at": now,
+            }
+            for (account_id, message_id), credits in sorted(per_message.items())
+            if credits > 0
+        ],
+    )
+
+
+async def settle_messages(
+    conn: AsyncConnection, message_ids: Collection[int], now: datetime
+) -> list[StatusChange]:
+    """Re-derive the messages' statuses from their parts; store and announce the changes.
+
+    A changed message gets its new status and error code, a history event, and a callback
+    when it or its account has a callback URL (the message's own URL wins).
+    """
+    if not message_ids:
+        return []
+    ids = sorted(set(message_ids))
+    # Lock the messages before reading their parts: two transactions finishing different parts
+    # of one message would otherwise each see the other's part unfinished, and neither would
+    # mark the message delivered.
+    query = (
+        select(
+            messages.c.id,
+            messages.c.account_id,
+            messages.c.reference,
+            messages.c.destination,
+            messages.c.segments,
+            messages.c.status,
+            messages.c.error_code,
+            messages.c.send_at,
+            messages.c.created_at,
+            func.coalesce(messages.c.callback_url, accounts.c.callback_url).label("url"),
+        )
+        .join_from(messages, accounts, messages.c.account_id == accounts.c.id)
+        .where(ids_in(conn, messages.c.id, ids))
+        .order_by(messages.c.id)
+        .with_for_update(of=messages, key_share=True)
+    )
+    message_rows = (await conn.execute(query)).all()
+    part_query = (
+        select(parts.c.message_id, parts.c.status, parts.c.error_code)
+        .where(ids_in(conn, parts.c.message_id, ids))
+        .order_by(parts.c.message_id, parts.c.seqnum)
+    )
+    part_rows: dict[int, list[tuple[PartStatus, str | None]]] = defaultdict(list)
+    for row in await conn.execute(part_query):
+        part_rows[row.message_id].append((PartStatus(row.status), row.error_code))
+
+    changes: list[StatusChange] = []
+    updates: list[dict[str, object]] = []
+    events: list[dict[str, object]] = []
+    callbacks: list[StatusCallback] = []
+    for message in message_rows:
+        statuses = part_rows[message.id]
+        status = derive_message_status([s for s, _ in statuses], send_at=message.send_at, now=now)
+        error_code = _error_code(status, statuses)
+        if status.value == message.status and error_code == message.error_code:
+            continue
+        updates.append(
+            {"message_id_": message.id, "status": status.value, "error_code": error_code}
+        )
+        if status.value == message.status:
+            continue
+        changes.append(StatusChange(message.id, message.account_id, status, now))
+        events.append(
+            {"message_id": message.id, "status": status.value, "reason": error_code, "at": now}
+        )
+        if message.url is not None:
+            callbacks.append(
+                StatusCallback(
+                    url=message.url,
+                    message_id=message.id,
+                    account_id=message.account_id,
+                    reference=message.reference,
+                    destination=message.destination,
+                    status=status,
+                    error_code=error_code,
+                    segments=message.segments,
+                    created_at=message.created_at,
+                    updated_at=now,
+                )
+            )
+    if updates:
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id == bindparam("message_id_"))
+            .values(updated_at=now),
+            updates,
+        )
+    if events:
+        await conn.execute(message_events.insert(), events)
+    await enqueue_status_callbacks(conn, callbacks, now)
+    return changes
+
+
+def _error_code(
+    status: MessageStatus, parts_: Sequence[tuple[PartStatus, str | None]]
+) -> str | None:
+    """The error code a message shows: that of its first part in the status it ended with."""
+    if status is MessageStatus.DELIVERED or not all(is_final(s) for s, _ in parts_):
+        return None
+    return next((code for s, code in parts_ if s.value == status.value and code), None)

@@ -1,0 +1,100 @@
+"""The ASGI application: both APIs, operations endpoints, and the error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from mesiji import __version__
+from mesiji.services.errors import ErrorCode, RequestError
+from mesiji.storage.errors import StorageUnavailable
+from mesiji.web import smsoffice, v1
+from mesiji.web.context import WebContext
+from mesiji.web.middleware import BodyLimit, LegacyPaths
+
+#: Seconds a client is asked to wait after a 429 or 503.
+RETRY_AFTER = "1"
+
+
+def create_app(
+    context: WebContext,
+    *,
+    max_body_bytes: int = 1_048_576,
+    health: Callable[[], Awaitable[bool]] | None = None,
+    metrics: Callable[[], Awaitable[str]] | None = None,
+) -> FastAPI:
+    """The application, wired to ``context``; ``health`` and ``metrics`` feed /healthz, /metrics."""
+    app = FastAPI(
+        title="Mesiji",
+        version=__version__,
+        description="Bulk SMS over SMPP 3.4: send, track delivery, get callbacks.",
+        redirect_slashes=False,
+    )
+    app.state.context = context
+    app.include_router(v1.router)
+    for route in smsoffice.routes:
+        app.router.routes.append(route)
+
+    async def healthz(request: Request) -> Response:
+        ok = await health() if health is not None else True
+        return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
+
+    async def prometheus(request: Request) -> Response:
+        text = await metrics() if metrics is not None else ""
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    app.router.routes.append(Route("/healthz", healthz))
+    app.router.routes.append(Route("/metrics", prometheus))
+
+    app.add_exception_handler(RequestError, _request_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StorageUnavailable, _unavailable)  # type: ignore[arg-type]
+    app.add_middleware(LegacyPaths)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    return app
+
+
+def error_response(code: ErrorCode, message: str) -> JSONResponse:
+    """The /v1 error body, with the status its code maps to."""
+    headers = {"Retry-After": RETRY_AFTER} if code.http_status in (429, 503) else None
+    return JSONResponse(
+        {"error": {"code": code.value, "message": message}}, code.http_status, headers=headers
+    )
+
+
+async def _request_error(request: Request, exc: RequestError) -> Response:
+    return error_response(exc.code, exc.message)
+
+
+async def _unavailable(request: Request, exc: StorageUnavailable) -> Response:
+    return error_response(ErrorCode.unavailable, "storage is unavailable; retry")
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    kind = str(first.get("type", ""))
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    if kind == "extra_forbidden":
+        return error_response(ErrorCode.unknown_field, f"unknown field {where!r}")
+    if kind in {"json_invalid", "json_type"}:
+        return error_response(ErrorCode.invalid_request, "the body is not valid JSON")
+    message = str(first.get("msg", "invalid request"))
+    return error_response(ErrorCode.invalid_request, f"{where}: {message}" if where else message)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_response(ErrorCode.not_found, f"no such endpoint: {request.url.path}")
+    if exc.status_code == 405:
+        response = error_response(ErrorCode.invalid_request, f"{request.method} is not allowed")
+        response.status_code = 405
+        return response
+    return error_response(ErrorCode.invalid_request, str(exc.detail))

@@ -1,0 +1,169 @@
+"""The smsoffice.ge-compatible API, so existing client libraries work with a new base URL.
+
+What those clients rely on, and what is kept here: parameters from the query string and the
+body together (url-encoded or multipart), unknown parameters ignored, paths in any case with or
+without a trailing slash (see :class:`~mesiji.web.middleware.LegacyPaths`), the JSON envelope
+``{"Success", "Message", "Output", "ErrorCode"}`` with business errors under HTTP 200, the
+balance as a bare integer, and ``01`` as the legacy send.aspx success answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from mesiji.domain.numbers import split_destination_list
+from mesiji.services.accept import Recipient, SendRequest
+from mesiji.services.errors import ErrorCode, RequestError
+from mesiji.storage.message_ports import MessageQuery
+from mesiji.web.context import WebContext
+
+#: smsoffice.ge's numeric error codes for Mesiji's error codes.
+SMSOFFICE_CODES: dict[ErrorCode, int] = {
+    ErrorCode.no_valid_numbers: 10,
+    ErrorCode.insufficient_balance: 20,
+    ErrorCode.too_long: 40,
+    ErrorCode.no_content: 60,
+    ErrorCode.no_numbers: 70,
+    ErrorCode.stop_listed: 75,
+    ErrorCode.unauthorized: 80,
+    ErrorCode.sender_invalid: 110,
+    ErrorCode.api_disabled: 120,
+    ErrorCode.sender_not_found: 150,
+    ErrorCode.sender_inactive: 150,
+    ErrorCode.key_missing: 500,
+    ErrorCode.destination_missing: 600,
+    ErrorCode.sender_missing: 700,
+    ErrorCode.content_missing: 800,
+}
+TEMPORARY_FAILURE = -100
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def envelope(success: bool, message: str, code: int, output: Any = None) -> JSONResponse:
+    """smsoffice.ge's answer: keys spelled exactly so, Success a boolean, ErrorCode an int."""
+    return JSONResponse(
+        {"Success": success, "Message": message, "Output": output, "ErrorCode": code}
+    )
+
+
+def smsoffice_code(error: RequestError) -> int:
+    return SMSOFFICE_CODES.get(error.code, TEMPORARY_FAILURE)
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """Query string and body parameters together; the body wins, as in the original."""
+    params = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST" and (
+        content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+    ):
+        form: FormData = await request.form()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return {key.lower(): value for key, value in params.items()}
+
+
+def _context(request: Request) -> WebContext:
+    context: WebContext = request.app.state.context
+    return context
+
+
+async def send(request: Request) -> Response:
+    """``/api/v2/send``: one text to a comma-separated destination list."""
+    try:
+        params = await _params(request)
+        await _send(request, params)
+    except RequestError as exc:
+        return envelope(False, exc.message, smsoffice_code(exc))
+    return envelope(True, "Sent", 0)
+
+
+async def send_legacy(request: Request) -> Response:
+    """``/api/send.aspx``: the first API; ``01`` on success, the error code otherwise."""
+    try:
+        await _send(request, await _params(request))
+    except RequestError as exc:
+        return PlainTextResponse(str(smsoffice_code(exc)))
+    return PlainTextResponse("01")
+
+
+async def _send(request: Request, params: dict[str, str]) -> None:
+    context = _context(request)
+    if not params.get("key"):
+        raise RequestError(ErrorCode.key_missing, "key is required")
+    account = await context.authenticate(params["key"])
+    if "destination" not in params:
+        raise RequestError(ErrorCode.destination_missing, "destination is required")
+    if "sender" not in params:
+        raise RequestError(ErrorCode.sender_missing, "sender is required")
+    if "content" not in params:
+        raise RequestError(ErrorCode.content_missing, "content is required")
+    numbers = split_destination_list(params["destination"])
+    if len(numbers) > context.max_recipients:
+        raise RequestError(
+            ErrorCode.invalid_request, f"at most {context.max_recipients} numbers per request"
+        )
+    text = params["content"]
+    await context.accept.send(
+        account,
+        SendRequest(
+            sender=params["sender"],
+            recipients=[Recipient(number, text) for number in numbers],
+            reference=params.get("reference") or None,
+            urgent=params.get("urgent", "").strip().lower() in _TRUE,
+        ),
+    )
+
+
+async def get_balance(request: Request) -> Response:
+    """``/api/getBalance``: the balance as a bare integer."""
+    try:
+        params = await _params(request)
+        account = await _context(request).authenticate(params.get("key"))
+    except RequestError as exc:
+        return envelope(False, exc.message, smsoffice_code(exc))
+    return PlainTextResponse(str(account.balance))
+
+
+async def get_message_status(request: Request) -> Response:
+    """``/api/v2/getMessageStatus``: the statuses of a reference's messages."""
+    try:
+        params = await _params(request)
+        context = _context(request)
+        account = await context.authenticate(params.get("key"))
+        reference = params.get("reference")
+        if not reference:
+            raise RequestError(ErrorCode.invalid_request, "reference is required")
+        destination = (params.get("destination") or "").removeprefix("+") or None
+        views, _ = await context.messages.list_messages(
+            account.id, MessageQuery(reference=reference, destination=destination, limit=1000)
+        )
+    except RequestError as exc:
+        return envelope(False, exc.message, smsoffice_code(exc))
+    output = [
+        {
+            "Destination": view.destination,
+            "Reference": view.reference,
+            "Status": view.status.value,
+            "StatusText": view.status.label_ka,
+            "Operator": view.operator,
+            "Timestamp": view.updated_at.isoformat(),
+        }
+        for view in views
+    ]
+    if not output:
+        return envelope(False, "no message with this reference", 0, [])
+    return envelope(True, "OK", 0, output)
+
+
+routes = [
+    Route("/api/v2/send", send, methods=["GET", "POST"]),
+    Route("/api/send.aspx", send_legacy, methods=["GET", "POST"]),
+    Route("/api/getbalance", get_balance, methods=["GET", "POST"]),
+    Route("/api/v2/getbalance", get_balance, methods=["GET", "POST"]),
+    Route("/api/v2/getmessagestatus", get_message_status, methods=["GET", "POST"]),
+]

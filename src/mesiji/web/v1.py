@@ -1,0 +1,266 @@
+"""The native JSON API under /v1, described by OpenAPI at /openapi.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from mesiji.domain.statuses import MessageStatus
+from mesiji.services.accept import Recipient, SendRequest, SendResult
+from mesiji.services.errors import ErrorCode, RequestError
+from mesiji.storage.message_ports import MessageQuery, MessageView
+from mesiji.storage.records import Account
+from mesiji.web.context import WebContext
+
+
+class PerRecipient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(min_length=1, max_length=64)
+    text: str = Field(max_length=10_000)
+
+
+class SendMessages(BaseModel):
+    """A send request: one text to ``to`` (a number or a list), or per-recipient ``messages``."""
+
+    model_config = ConfigDict(extra="forbid")
+    to: str | list[str] | None = None
+    text: str | None = Field(default=None, max_length=10_000)
+    messages: list[PerRecipient] | None = None
+    sender: str | None = Field(default=None, max_length=32)
+    reference: str | None = Field(default=None, max_length=100)
+    callback_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    send_at: datetime | None = None
+    validity: int | None = Field(default=None, description="seconds")
+    urgent: bool = False
+
+
+class MessageOut(BaseModel):
+    id: str
+    to: str
+    status: MessageStatus
+    segments: int
+    credits: int
+    operator: str | None = None
+
+
+class RejectedOut(BaseModel):
+    to: str
+    code: str
+    message: str
+
+
+class SendAnswer(BaseModel):
+    messages: list[MessageOut]
+    rejected: list[RejectedOut]
+    balance: int
+
+
+class EventOut(BaseModel):
+    status: str
+    reason: str | None
+    at: datetime
+
+
+class CallbackOut(BaseModel):
+    attempts: int
+    status: str
+    last_status_code: int | None
+    last_error: str | None
+
+
+class MessageDetail(BaseModel):
+    id: str
+    reference: str | None
+    sender: str
+    to: str
+    operator: str | None
+    text: str
+    segments: int
+    credits: int
+    status: MessageStatus
+    error_code: str | None
+    created_at: datetime
+    updated_at: datetime
+    send_at: datetime | None
+    valid_until: datetime | None
+    events: list[EventOut]
+    callbacks: list[CallbackOut]
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageDetail]
+    next_cursor: str | None
+
+
+class Balance(BaseModel):
+    balance: int
+    price_per_segment: int
+
+
+def _context(request: Request) -> WebContext:
+    context: WebContext = request.app.state.context
+    return context
+
+
+async def _account(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Account:
+    if not authorization:
+        raise RequestError(ErrorCode.key_missing, "send Authorization: Bearer <API key>")
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise RequestError(ErrorCode.unauthorized, "send Authorization: Bearer <API key>")
+    return await _context(request).authenticate(key)
+
+
+Ctx = Annotated[WebContext, Depends(_context)]
+Authed = Annotated[Account, Depends(_account)]
+router = APIRouter(prefix="/v1", tags=["messages"])
+
+
+@router.post("/messages", status_code=201, response_model=SendAnswer)
+async def send_messages(
+    body: SendMessages,
+    context: Ctx,
+    account: Authed,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SendAnswer:
+    """Send one text to many numbers, or a text per number."""
+    recipients = _recipients(body, context.max_recipients)
+    fingerprint = json.dumps(body.model_dump(mode="json"), sort_keys=True)
+    result = await context.accept.send(
+        account,
+        SendRequest(
+            sender=body.sender,
+            recipients=recipients,
+            reference=body.reference,
+            urgent=body.urgent,
+            callback_url=body.callback_url,
+            send_at=body.send_at,
+            validity=timedelta(seconds=body.validity) if body.validity is not None else None,
+            idempotency_key=idempotency_key,
+            request_hash=hashlib.sha256(fingerprint.encode()).hexdigest(),
+        ),
+    )
+    if result.replayed:
+        response.status_code = 200
+    return _send_answer(result)
+
+
+@router.get("/messages/{message_id}", response_model=MessageDetail)
+async def get_message(message_id: str, context: Ctx, account: Authed) -> MessageDetail:
+    """One message with its history and callback attempts."""
+    view = None
+    if message_id.isdigit() and len(message_id) < 19:
+        view = await context.messages.get_message(account.id, int(message_id))
+    if view is None:
+        raise RequestError(ErrorCode.not_found, f"no message {message_id}")
+    return _detail(view)
+
+
+@router.get("/messages", response_model=MessagePage)
+async def list_messages(
+    context: Ctx,
+    account: Authed,
+    *,
+    status: MessageStatus | None = None,
+    reference: Annotated[str | None, Query(max_length=100)] = None,
+    to: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> MessagePage:
+    """Messages, newest first, a page at a time (follow ``next_cursor``)."""
+    views, next_cursor = await context.messages.list_messages(
+        account.id,
+        MessageQuery(
+            status=status,
+            reference=reference,
+            destination=to.removeprefix("+") if to else None,
+            since=since,
+            until=until,
+            cursor=cursor,
+            limit=limit,
+        ),
+    )
+    return MessagePage(messages=[_detail(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get("/balance", response_model=Balance, tags=["account"])
+async def balance(account: Authed) -> Balance:
+    """The account's balance in SMS credits."""
+    return Balance(balance=account.balance, price_per_segment=account.price_per_segment)
+
+
+def _recipients(body: SendMessages, limit: int) -> list[Recipient]:
+    if body.messages is not None:
+        if body.to is not None or body.text is not None:
+            raise RequestError(
+                ErrorCode.invalid_request, "give either messages, or to with text, not both"
+            )
+        recipients = [Recipient(m.to, m.text) for m in body.messages]
+    else:
+        if body.to is None:
+            raise RequestError(ErrorCode.destination_missing, "to is required")
+        if body.text is None:
+            raise RequestError(ErrorCode.content_missing, "text is required")
+        numbers = [body.to] if isinstance(body.to, str) else body.to
+        recipients = [Recipient(number, body.text) for number in numbers]
+    if len(recipients) > limit:
+        raise RequestError(
+            ErrorCode.invalid_request,
+            f"at most {limit} recipients per request, not {len(recipients)}",
+        )
+    return recipients
+
+
+def _send_answer(result: SendResult) -> SendAnswer:
+    return SendAnswer(
+        messages=[
+            MessageOut(
+                id=str(m.id),
+                to=m.to,
+                status=m.status,
+                segments=m.segments,
+                credits=m.credits,
+                operator=m.operator,
+            )
+            for m in result.messages
+        ],
+        rejected=[RejectedOut(to=r.to, code=r.code, message=r.reason) for r in result.rejected],
+        balance=result.balance,
+    )
+
+
+def _detail(view: MessageView) -> MessageDetail:
+    return MessageDetail(
+        id=str(view.id),
+        reference=view.reference,
+        sender=view.sender,
+        to=view.destination,
+        operator=view.operator,
+        text=view.body,
+        segments=view.segments,
+        credits=view.credits,
+        status=view.status,
+        error_code=view.error_code,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+        send_at=view.send_at,
+        valid_until=view.valid_until,
+        events=[EventOut(status=s, reason=r, at=at) for s, r, at in view.events],
+        callbacks=[
+            CallbackOut(attempts=a, status=s, last_status_code=c, last_error=e)
+            for a, s, c, e in view.callbacks
+        ],
+    )
+
+
+__all__: list[Any] = ["router"]

@@ -1,0 +1,88 @@
+"""Helpers for the message store's contract tests: accounts with credits, messages, row counts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, func, select
+
+from mesiji.storage import NewAccount, SqlStore
+from mesiji.storage.message_ports import AcceptBatch, NewMessage, PartToSend, SubmitResult
+from mesiji.storage.messages_sql import SqlMessageStore
+from mesiji.storage.schema import accounts, notifications, parts
+
+CHANNEL = "magti"
+
+_MESSAGE = NewMessage(
+    sender="Mesiji",
+    destination="995599000000",
+    body="gamarjoba",
+    alphabet="gsm7",
+    segments=1,
+    credits=1,
+    channel=CHANNEL,
+)
+
+
+def message(**changes: Any) -> NewMessage:
+    """A one-part message on :data:`CHANNEL` costing 1 credit, with ``changes``."""
+    new = replace(_MESSAGE, **changes)
+    if "credits" not in changes:
+        new = replace(new, credits=new.segments)
+    return new
+
+
+async def funded_account(
+    store: SqlStore, credits: int = 1000, *, callback_url: str | None = None
+) -> int:
+    """A new account holding ``credits``; its id."""
+    account = await store.create_account(NewAccount(name="Tbilisi Taxi", callback_url=callback_url))
+    if credits:
+        await store.add_credits(account.id, credits, "top-up")
+    return account.id
+
+
+async def accept_one(
+    messages: SqlMessageStore, account_id: int, now: datetime, **changes: Any
+) -> int:
+    """Accept one message; its id."""
+    accepted = await messages.accept(AcceptBatch(account_id, [message(**changes)]), now)
+    return accepted.message_ids[0]
+
+
+async def balance(store: SqlStore, account_id: int) -> int:
+    query = select(accounts.c.balance).where(accounts.c.id == account_id)
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def count(store: SqlStore, table: Table, *where: ColumnElement[bool]) -> int:
+    """How many rows of ``table`` match ``where``."""
+    query = select(func.count()).select_from(table).where(*where)
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def part_statuses(store: SqlStore, message_id: int) -> list[str]:
+    query = select(parts.c.status).where(parts.c.message_id == message_id).order_by(parts.c.seqnum)
+    async with store.engine.connect() as conn:
+        return list((await conn.execute(query)).scalars())
+
+
+async def callbacks(store: SqlStore, message_id: int) -> list[dict[str, Any]]:
+    """The payloads of the message's queued callbacks, oldest first."""
+    query = (
+        select(notifications.c.payload)
+        .where(notifications.c.message_id == message_id)
+        .order_by(notifications.c.id)
+    )
+    async with store.engine.connect() as conn:
+        return [json.loads(p) for p in (await conn.execute(query)).scalars()]
+
+
+def sent(part: PartToSend, smsc_message_id: str) -> SubmitResult:
+    """The SMSC took ``part`` under ``smsc_message_id``."""
+    return SubmitResult(part_id=part.part_id, smsc_message_id=smsc_message_id)
