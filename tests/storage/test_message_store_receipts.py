@@ -291,3 +291,28 @@ async def test_a_receipt_racing_its_submit_result_is_applied(
     statuses = [s for p in claimed for s in await part_statuses(store, p.message_id)]
     assert statuses == ["delivered"] * len(claimed)
     assert await count(store, receipts, receipts.c.matched_part_id.is_(None)) == 0
+
+
+async def test_an_account_callback_gets_the_smsoffice_get_form(
+    store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
+) -> None:
+    account = await funded_account(store, callback_url="https://client.example/dlr?token=1")
+    now = clock.now()
+    message_id = await accept_one(
+        message_store, account, now, reference="order-9", operator="Magti"
+    )
+    claimed = await message_store.claim_parts(CHANNEL, 10, "gw", now, now + LEASE)
+    await message_store.record_submissions([sent(claimed[0], "77")], now)
+    await message_store.apply_receipts([receipt("77")], now)
+    delivered = (await callbacks(store, message_id))[-1]
+    assert delivered == {
+        "method": "GET",
+        "query": {
+            "reference": "order-9",
+            "status": "delivered",
+            "reason": "",
+            "destination": "995599000000",
+            "timestamp": delivered["query"]["timestamp"],
+            "operator": "Magti",
+        },
+    }

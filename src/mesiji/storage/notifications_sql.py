@@ -52,10 +52,33 @@ class StatusCallback:
     segments: int
     created_at: datetime
     updated_at: datetime
+    operator: str | None = None
+    #: Send smsoffice.ge's GET callback (an account-level callback URL) instead of JSON.
+    smsoffice_form: bool = False
 
 
 def status_payload(callback: StatusCallback) -> str:
-    """The JSON body of a status callback."""
+    """The stored body of a status callback: Mesiji's JSON, or the smsoffice.ge GET form.
+
+    The GET form is stored as ``{"method": "GET", "query": {...}}``; the notifier sends it as
+    query parameters (reference, status, reason, destination, timestamp, operator).
+    """
+    if callback.smsoffice_form:
+        return json.dumps(
+            {
+                "method": "GET",
+                "query": {
+                    "reference": callback.reference or str(callback.message_id),
+                    "status": callback.status.value,
+                    "reason": callback.error_code or "",
+                    "destination": callback.destination,
+                    "timestamp": _iso(callback.updated_at),
+                    "operator": callback.operator or "",
+                },
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
     return json.dumps(
         {
             "event": "status",

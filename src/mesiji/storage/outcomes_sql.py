@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesiji.domain.statuses import MessageStatus, PartStatus, derive_message_status, is_final
@@ -153,7 +153,9 @@ async def settle_messages(
             messages.c.error_code,
             messages.c.send_at,
             messages.c.created_at,
-            func.coalesce(messages.c.callback_url, accounts.c.callback_url).label("url"),
+            messages.c.operator,
+            messages.c.callback_url.label("own_url"),
+            accounts.c.callback_url.label("account_url"),
         )
         .join_from(messages, accounts, messages.c.account_id == accounts.c.id)
         .where(ids_in(conn, messages.c.id, ids))
@@ -189,10 +191,15 @@ async def settle_messages(
         events.append(
             {"message_id": message.id, "status": status.value, "reason": error_code, "at": now}
         )
-        if message.url is not None:
+        # A message's own callback_url gets Mesiji's JSON; without one, the account's
+        # callback_url gets smsoffice.ge's GET form, which its existing clients expect.
+        url = message.own_url or message.account_url
+        if url is not None:
             callbacks.append(
                 StatusCallback(
-                    url=message.url,
+                    url=url,
+                    smsoffice_form=message.own_url is None,
+                    operator=message.operator,
                     message_id=message.id,
                     account_id=message.account_id,
                     reference=message.reference,
