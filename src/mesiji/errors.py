@@ -5,17 +5,30 @@ Every exception Mesiji raises on purpose derives from :class:`MesijiError`. Each
 ``raise ... from exc``, so callers handle meaning, not library details::
 
     MesijiError
-    ├── TextError                      text cannot be encoded as asked
-    ├── SmppError                      anything SMPP
-    │   ├── PduError                   bytes that are not a valid PDU (carries command_status)
-    │   ├── LocalProtocolError         we tried to do something SMPP 3.4 does not allow
-    │   ├── RemoteProtocolError        the peer broke SMPP 3.4
-    │   ├── CommandStatusError         the peer answered with a non-zero command_status
-    │   │   └── TransientStatusError   ... one that says "later" (throttled, queue full)
-    │   ├── ResponseTimeoutError       no response within the configured time
-    │   ├── BindError                  bind refused or failed
-    │   └── ConnectionClosedError      the link is gone (by us or by the peer)
-    └── ConfigError                    settings that cannot work
+    ├── ConfigError                    settings that cannot work
+    ├── TextError                      text cannot be encoded as asked (mesiji.text)
+    ├── NumberError                    a destination number refused, with a code (domain.numbers)
+    ├── InsufficientBalance            the balance does not cover a request (domain.credits)
+    ├── RequestError                   an API request refused, with a stable ErrorCode
+    │                                  (services.errors; mapped to HTTP by mesiji.web)
+    ├── StorageError                   anything the database said (storage.errors)
+    │   ├── StorageUnavailable         locked, full or unreachable: transient, HTTP 503
+    │   ├── Conflict                   a uniqueness rule, e.g. an Idempotency-Key reused
+    │   └── NotFound
+    └── SmppError                      anything SMPP
+        ├── PduError                   bytes that are not a valid PDU (carries command_status)
+        ├── ReceiptError               a delivery receipt without an id (smpp.receipts)
+        ├── LocalProtocolError         we tried to do something SMPP 3.4 does not allow
+        ├── RemoteProtocolError        the peer broke SMPP 3.4
+        ├── CommandStatusError         the peer answered with a non-zero command_status
+        │   └── TransientStatusError   ... one that says "later" (throttled, queue full)
+        ├── ResponseTimeoutError       no response within the configured time
+        ├── BindError                  bind refused or failed
+        └── ConnectionClosedError      the link is gone (by us or by the peer)
+
+Each boundary translates what it catches into one of these with ``raise ... from exc``:
+the storage adapters translate driver errors, the HTTP layer maps RequestError and
+StorageUnavailable to a status and a stable code, and nothing else reaches a client.
 
 ``transient`` tells whether retrying the same operation later can succeed.
 """
