@@ -12,6 +12,7 @@ import uvloop
 from mesiji.bootstrap import Gateway
 from mesiji.cli.admin import add_config_argument, settings_from
 from mesiji.errors import MesijiError
+from mesiji.logs import configure_logging
 from mesiji.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ def add_parser(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; 1 when the settings or the database are unusable."""
     try:
-        uvloop.run(serve(settings_from(args)))
+        settings = settings_from(args)
+        configure_logging(settings.log_level, settings.log_format)
+        uvloop.run(serve(settings))
     except MesijiError as exc:
         log.error("cannot start: %s", exc)
         return 1
