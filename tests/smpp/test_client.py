@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from mesiji.errors import BindError, CommandStatusError, ResponseTimeoutError
+from mesiji.errors import BindError, CommandStatusError, PduError, ResponseTimeoutError
 from mesiji.simulator import SimulatorSettings, SmscSimulator
 from mesiji.smpp import tlv
 from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
@@ -404,3 +404,17 @@ async def test_tps_cap_spaces_submits_by_the_clock(clock: VirtualClock) -> None:
             await eventually(lambda: all(task.done() for task in tasks))
     finally:
         await smsc.stop()
+
+
+async def test_a_pdu_that_cannot_be_encoded_fails_at_once_and_frees_its_slot(
+    simulator: SmscSimulator, clock: VirtualClock
+) -> None:
+    settings = client_settings(simulator.port, link=LinkSettings(window=1))
+    async with SmppClient(settings, clock=clock) as client:
+        await asyncio.wait_for(client.wait_bound(), 5)
+        with pytest.raises(PduError) as refused:
+            await client.submit(SubmitSm(source_addr="x" * 30, destination_addr="995599000001"))
+        assert refused.value.command_status == CommandStatus.ESME_RINVSRCADR
+        # the window of one is free again: the next submit goes straight through
+        response = await asyncio.wait_for(client.submit(a_submit(receipt=0)), 5)
+        assert response.command_status == CommandStatus.ESME_ROK

@@ -109,9 +109,18 @@ class Channel:
         """Start connecting and binding in the background."""
         self.client.start()
 
+    @property
+    def can_submit(self) -> bool:
+        """Whether some bind can take submits now (one dead bind of several does not stop it)."""
+        return self.client.can_submit
+
     async def wait_bound(self) -> None:
         """Wait until every bind is up (wrap it in a timeout)."""
         await self.client.wait_bound()
+
+    async def wait_can_submit(self) -> None:
+        """Wait until some bind can take submits."""
+        await self.client.wait_can_submit()
 
     async def submit(self, pdu: SubmitSm) -> Pdu:
         """Submit on one of the channel's binds (see :meth:`SmppClient.submit`)."""

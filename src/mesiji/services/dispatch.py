@@ -414,8 +414,8 @@ class Dispatcher:
                 self._room.clear()
                 await self._room.wait()
                 continue
-            if not channel.bound:
-                await first_completed(channel.wait_bound(), self._stopped.wait())
+            if not channel.can_submit:
+                await first_completed(channel.wait_can_submit(), self._stopped.wait())
                 continue
             self._wake.clear()
             now = self._clock.now()
@@ -471,8 +471,8 @@ class Dispatcher:
                 self._queued.clear()
                 await self._queued.wait()
                 continue
-            if not channel.bound:
-                await first_completed(channel.wait_bound(), self._stopped.wait())
+            if not channel.can_submit:
+                await first_completed(channel.wait_can_submit(), self._stopped.wait())
                 continue
             item = queue.popleft()
             if len(queue) < self._limit:

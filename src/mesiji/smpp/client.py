@@ -162,9 +162,22 @@ class SmppClient:
         """Whether every bind is up."""
         return all(link.conn is not None for link in self._links)
 
+    @property
+    def can_submit(self) -> bool:
+        """Whether at least one transmitting bind is up (the others may be reconnecting)."""
+        return any(
+            link.conn is not None and link.conn.session.can_transmit for link in self._links
+        )
+
     async def wait_bound(self) -> None:
         """Wait until every bind is up (wrap in a timeout; ``last_error`` tells why not)."""
         while not self.bound:
+            self._bound_changed.clear()
+            await self._bound_changed.wait()
+
+    async def wait_can_submit(self) -> None:
+        """Wait until some transmitting bind is up."""
+        while not self.can_submit:
             self._bound_changed.clear()
             await self._bound_changed.wait()
 

@@ -211,15 +211,21 @@ class SmppConnection(asyncio.Protocol):
                 session.window -= 1
         else:
             request = session.send_request(pdu, self._clock.monotonic())
+        try:
+            data = encode(request)
+        except PduError:
+            # A PDU that cannot be encoded never left: free its sequence number and window slot.
+            session.cancel(request.sequence_number)
+            raise
         waiter: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
         self._waiters[request.sequence_number] = waiter
-        self._write(request)
+        self._write(request, data)
         return await waiter
 
-    def _write(self, pdu: Pdu) -> None:
+    def _write(self, pdu: Pdu, data: bytes | None = None) -> None:
         if self._observer is not None:
             self._observer(">", pdu)
-        self._out.append(encode(pdu))
+        self._out.append(data if data is not None else encode(pdu))
         if not self._flush_scheduled:
             # Coalesce the PDUs of one event-loop pass into one send: far fewer syscalls at
             # high rates, and no added latency since the loop runs it next.

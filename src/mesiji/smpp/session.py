@@ -195,6 +195,10 @@ class Session:
             return NotificationReceived(pdu)
         return self._receive_request(pdu)
 
+    def cancel(self, sequence_number: int) -> None:
+        """Forget a request that was numbered but never sent (it could not be encoded)."""
+        self._outstanding.pop(sequence_number, None)
+
     def expired(self, now: float, timeout: float) -> list[Request]:
         """Remove and return the requests outstanding for longer than ``timeout`` seconds."""
         deadline = now - timeout
