@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -40,6 +44,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus re-raising SIGINT/SIGTERM once the HTTP side has stopped.
+
+    uvicorn raises the captured signal again after its own shutdown; with the default handler
+    the process would then die before the gateway drains its dispatchers, records what is in
+    flight and unbinds. Here the signal only asks the server to exit, and the caller shuts
+    the gateway down in order.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in _SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def server_for(gateway: Gateway, host: str, port: int, log_level: str) -> uvicorn.Server:
     """An HTTP server for ``gateway``'s application (uvicorn with httptools, on this loop)."""
     config = uvicorn.Config(
@@ -53,7 +82,7 @@ def server_for(gateway: Gateway, host: str, port: int, log_level: str) -> uvicor
         log_level=log_level,
         timeout_graceful_shutdown=10,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 async def serve(settings: Settings) -> None:

@@ -225,24 +225,36 @@ class _Recorder:
         self._delay = delay
         self._on_changes = on_changes
         self._pending: list[SubmitResult] = []
+        self._waiters: list[asyncio.Future[None]] = []
         self._ready = asyncio.Event()
         self._urgent = asyncio.Event()
         self._closing = False
+        #: Store each result at once (at shutdown nothing is worth waiting for).
+        self._eager = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def add(self, result: SubmitResult) -> None:
+    def add(self, result: SubmitResult) -> asyncio.Future[None]:
+        """Queue ``result``; the future completes once it is stored (or given up)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(result)
+        self._waiters.append(done)
         self._ready.set()
-        if len(self._pending) >= self._batch:
+        if len(self._pending) >= self._batch or self._eager:
             self._urgent.set()
+        return done
 
     def flush_soon(self) -> None:
         """Store what is pending without waiting for a fuller batch."""
         if self._pending:
             self._urgent.set()
+
+    def eager(self) -> None:
+        """From now on, store every result without waiting for a batch."""
+        self._eager = True
+        self.flush_soon()
 
     async def _run(self) -> None:
         while not (self._closing and not self._pending):
@@ -250,13 +262,18 @@ class _Recorder:
             if not self._urgent.is_set():
                 await first_completed(self._urgent.wait(), self._clock.sleep(self._delay))
             batch = self._pending[:_MAX_RECORD]
+            waiters = self._waiters[:_MAX_RECORD]
             del self._pending[:_MAX_RECORD]
+            del self._waiters[:_MAX_RECORD]
             if len(self._pending) < self._batch and not self._closing:
                 self._urgent.clear()
             if not self._pending:
                 self._ready.clear()
             if batch:
                 await self._record(batch)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def _record(self, batch: list[SubmitResult]) -> None:
         backoff = Backoff(0.05, 5.0)
@@ -373,6 +390,9 @@ class Dispatcher:
             return
         loop = asyncio.get_running_loop()
         self._recorder.start()
+        # One worker per window slot, and a worker takes its next part only once the result
+        # of its last one is stored: the parts sent but not yet recorded (the ones a crash
+        # would send twice) never exceed the channel's window x binds (docs/reliability.md).
         self._workers = [
             loop.create_task(self._work()) for _ in range(max(1, self._channel.capacity))
         ]
@@ -397,6 +417,7 @@ class Dispatcher:
         with contextlib.suppress(asyncio.CancelledError):
             await self._claimer
         self._queue.clear()
+        self._recorder.eager()
         workers = asyncio.gather(*self._workers, return_exceptions=True)
         await first_completed(asyncio.shield(workers), self._clock.sleep(self._stop_timeout))
         for task in self._workers:
@@ -485,6 +506,7 @@ class Dispatcher:
             return
         part_id = item.part.part_id
         name = self._channel.name
+        recorded: asyncio.Future[None] | None = None
         self._inflight += 1
         try:
             response = await self._channel.submit(item.pdu)
@@ -494,12 +516,16 @@ class Dispatcher:
         except CommandStatusError as exc:
             self.stats.rejected += 1
             error = status_name(exc.command_status)
-            self._recorder.add(SubmitResult(part_id, status=PartStatus.REJECTED, error_code=error))
+            recorded = self._recorder.add(
+                SubmitResult(part_id, status=PartStatus.REJECTED, error_code=error)
+            )
         except PduError as exc:
             # Refused by our own encoder before anything was written.
             self.stats.failed += 1
             error = status_name(exc.command_status)
-            self._recorder.add(SubmitResult(part_id, status=PartStatus.FAILED, error_code=error))
+            recorded = self._recorder.add(
+                SubmitResult(part_id, status=PartStatus.FAILED, error_code=error)
+            )
         except (ConnectionClosedError, ResponseTimeoutError) as exc:
             self.stats.unknown += 1
             log.info("%s: part %d outcome unknown, left to its lease: %s", name, part_id, exc)
@@ -510,7 +536,7 @@ class Dispatcher:
             if isinstance(response, SubmitSmResp):
                 self.stats.submitted += 1
                 smsc_id = canonical_message_id(response.message_id)
-                self._recorder.add(SubmitResult(part_id, smsc_message_id=smsc_id))
+                recorded = self._recorder.add(SubmitResult(part_id, smsc_message_id=smsc_id))
             else:
                 self.stats.unknown += 1
                 log.error("%s: part %d answered with %r", name, part_id, response)
@@ -518,3 +544,5 @@ class Dispatcher:
             self._inflight -= 1
             if not self._inflight:
                 self._recorder.flush_soon()
+        if recorded is not None:
+            await recorded

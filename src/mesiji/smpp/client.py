@@ -165,9 +165,7 @@ class SmppClient:
     @property
     def can_submit(self) -> bool:
         """Whether at least one transmitting bind is up (the others may be reconnecting)."""
-        return any(
-            link.conn is not None and link.conn.session.can_transmit for link in self._links
-        )
+        return any(link.conn is not None and link.conn.session.can_transmit for link in self._links)
 
     async def wait_bound(self) -> None:
         """Wait until every bind is up (wrap in a timeout; ``last_error`` tells why not)."""
