@@ -2,7 +2,9 @@
 
 Nothing is written unless the whole request is accepted: numbers, sender, texts and length are
 checked first, then one storage transaction reserves the credits and stores every message
-(:meth:`MessageStore.accept`). The answer goes back only after that commit.
+(:meth:`MessageStore.accept`, or a group commit shared with concurrent requests through
+:class:`~mesiji.services.group_commit.AcceptBatcher`). The answer goes back only after that
+commit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mesiji.domain.numbers import NumberError as _NumberError
 from mesiji.domain.numbers import parse_destination
 from mesiji.domain.statuses import MessageStatus
 from mesiji.services.errors import ErrorCode, RequestError
+from mesiji.services.group_commit import AcceptBatcher
 from mesiji.settings import ChannelSettings
 from mesiji.storage import errors as storage_errors
 from mesiji.storage.message_ports import AcceptBatch, MessageStore, NewMessage
@@ -94,9 +97,12 @@ class AcceptService:
         default_region: str = "GE",
         max_parts: int = 16,
         on_accepted: Callable[[], None] | None = None,
+        batcher: AcceptBatcher | None = None,
     ) -> None:
         self._accounts = accounts
         self._messages = messages
+        # Through the batcher (group commit) when there is one, else a transaction per request.
+        self._store_batch = batcher.accept if batcher is not None else messages.accept
         self._channel = channel
         self._clock = clock
         self._default_region = default_region
@@ -131,7 +137,7 @@ class AcceptService:
             for destination, operator, text in accepted
         ]
         try:
-            result = await self._messages.accept(
+            result = await self._store_batch(
                 AcceptBatch(
                     account_id=account.id,
                     messages=new_messages,

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from mesiji.domain.credits import InsufficientBalance
 from mesiji.domain.statuses import MessageStatus, PartStatus
+from mesiji.storage.errors import StorageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,4 +218,34 @@ class MessageStore(Protocol):
 
     async def counters(self) -> dict[str, int]:
         """Totals for /metrics: parts by status, queue depth per channel, pending callbacks."""
+        ...
+
+
+#: What became of one request of a group: its result, or the error that request alone met
+#: (InsufficientBalance, Conflict, NotFound, a ValueError for a malformed request, or a
+#: StorageUnavailable when it had to be retried on its own after the group committed).
+AcceptOutcome = Accepted | StorageError | InsufficientBalance | ValueError
+
+
+class GroupAcceptStore(Protocol):
+    """A :class:`MessageStore` that can also commit the accepts of several requests at once.
+
+    Kept apart from :class:`MessageStore` so that stores without group commit (the in-memory
+    fakes of the service tests) still implement the port.
+    """
+
+    async def accept(self, batch: AcceptBatch, now: datetime) -> Accepted: ...
+
+    async def accept_many(
+        self, batches: Sequence[AcceptBatch], now: datetime
+    ) -> list[AcceptOutcome]:
+        """Accept several requests in ONE transaction (one commit, one fsync).
+
+        Each request is applied as :meth:`MessageStore.accept` would, in the order given (by
+        account), as if in a savepoint of its own: a request refused for its balance, its
+        idempotency key or its account is rolled back alone and its error is returned in its
+        slot; the others commit. Later requests see the balance earlier ones left. A failure of
+        the transaction itself (StorageUnavailable: locked, disk full, connection lost) is
+        raised and means none of them was stored.
+        """
         ...

@@ -30,14 +30,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import canonical_message_id, message_id_keys
 from mesiji.storage import notifications_sql as outbox
-from mesiji.storage.accept_sql import accept_batch, check_batch
+from mesiji.storage.accept_sql import (
+    accept_batch,
+    accept_group,
+    check_batch,
+    lost_key_race,
+)
 from mesiji.storage.driver_errors import translated
 from mesiji.storage.engine import WRITE
-from mesiji.storage.errors import Conflict
+from mesiji.storage.errors import Conflict, InsufficientBalance, StorageError
 from mesiji.storage.id_lists import ids_in
 from mesiji.storage.message_ports import (
     AcceptBatch,
     Accepted,
+    AcceptOutcome,
     IncomingReceipt,
     MessageQuery,
     MessageView,
@@ -111,6 +117,43 @@ class SqlMessageStore:
     async def _accept(self, batch: AcceptBatch, now: datetime) -> Accepted:
         async with self._writing() as conn:
             return await accept_batch(conn, batch, now)
+
+    async def accept_many(
+        self, batches: Sequence[AcceptBatch], now: datetime
+    ) -> list[AcceptOutcome]:
+        """Accept several requests in one transaction: one commit (one fsync) for all of them.
+
+        Each request is applied as :meth:`accept` would (see
+        :func:`~mesiji.storage.accept_sql.accept_group`): one refused for its balance, its
+        idempotency key or its account is rolled back alone and gets its error in its slot (a
+        malformed one its ValueError), the others commit. Requests run grouped by account (in
+        the order given within an account), so later ones see the balance earlier ones left and
+        two gateways' groups take the account rows in the same order (PostgreSQL: no deadlock
+        between them). A failure of the transaction (StorageUnavailable) is raised: none of the
+        requests was stored.
+        """
+        outcomes: dict[int, AcceptOutcome] = {}
+        pending: list[int] = []
+        for i, batch in enumerate(batches):
+            try:
+                check_batch(batch)
+            except ValueError as exc:
+                outcomes[i] = exc
+            else:
+                pending.append(i)
+        pending.sort(key=lambda i: batches[i].account_id)
+        if pending:
+            async with self._writing() as conn:
+                applied = await accept_group(conn, [batches[i] for i in pending], now)
+            outcomes.update(zip(pending, applied, strict=True))
+        for i in pending:
+            if lost_key_race(batches[i], outcomes[i]):
+                # As in accept: a concurrent request with the key committed first; replay it.
+                try:
+                    outcomes[i] = await self._accept(batches[i], now)
+                except (StorageError, InsufficientBalance) as exc:
+                    outcomes[i] = exc
+        return [outcomes[i] for i in range(len(batches))]
 
     # -- dispatching ------------------------------------------------------------------------
 
