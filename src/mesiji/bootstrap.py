@@ -35,6 +35,10 @@ def database_url(settings: Settings) -> str:
     return settings.database.url or default_sqlite_url(settings.data_dir)
 
 
+#: How long a webhook secret read from the database is reused.
+SECRET_CACHE_SECONDS = 60.0
+
+
 class Gateway:
     """The parts of one gateway process and their life cycle: :meth:`start`, :meth:`close`."""
 
@@ -48,6 +52,7 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.store = store
+        self._secrets: dict[int, tuple[float, str | None]] = {}
         self.messages = SqlMessageStore(store.engine)
         self.clock = clock
         self.receipts = ReceiptHandler(self.messages, clock=clock, on_changes=self._changed)
@@ -163,5 +168,13 @@ class Gateway:
             self.notifier.notify()
 
     async def _webhook_secret(self, account_id: int) -> str | None:
+        # Every callback is signed with its account's secret; reading it once a minute
+        # instead of once a callback keeps a database read off each delivery.
+        now = self.clock.monotonic()
+        cached = self._secrets.get(account_id)
+        if cached is not None and now - cached[0] < SECRET_CACHE_SECONDS:
+            return cached[1]
         account = await self.store.get_account(account_id)
-        return account.webhook_secret if account is not None else None
+        secret = account.webhook_secret if account is not None else None
+        self._secrets[account_id] = (now, secret)
+        return secret
