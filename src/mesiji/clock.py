@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -39,3 +40,17 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def first_completed(*waits: Awaitable[object]) -> None:
+    """Wait until the first of ``waits`` is done and cancel the rest.
+
+    With ``clock.sleep(seconds)`` among them this is a wait bounded by the injected clock,
+    which ``asyncio.timeout`` (real time only) cannot be.
+    """
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -29,11 +29,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mesiji.clock import Clock
+from mesiji.clock import Clock, first_completed
 from mesiji.domain.statuses import PartStatus
 from mesiji.errors import (
     CommandStatusError,
@@ -193,16 +193,6 @@ class DispatchStats:
     #: record_submissions calls, and results they stored.
     record_calls: int = 0
     recorded: int = 0
-
-
-async def first_completed(*waits: Awaitable[object]) -> None:
-    """Wait until the first of ``waits`` is done; cancel the rest (a wait bounded by a clock)."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 class _Recorder:

@@ -34,10 +34,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from mesiji.clock import Clock
+from mesiji.clock import Clock, first_completed
 from mesiji.domain.keys import SIGNATURE_HEADER, webhook_signature_header
 from mesiji.pacing import Backoff
-from mesiji.services.dispatch import first_completed
 from mesiji.settings import WebhookSettings
 from mesiji.storage.message_ports import MessageStore, Notification
 

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mesiji.clock import Clock, SystemClock
+from mesiji.clock import Clock, SystemClock, first_completed
 from mesiji.errors import (
     CommandStatusError,
     ConnectionClosedError,
@@ -249,7 +249,7 @@ class SmppClient:
             return
         self._closing = True
         self._bound_changed.set()
-        await _wait_or_timeout(self._idle.wait(), self._clock, self.settings.shutdown_timeout)
+        await first_completed(self._idle.wait(), self._clock.sleep(self.settings.shutdown_timeout))
         for task in self._tasks:
             task.cancel()
         for link in self._links:
@@ -350,13 +350,3 @@ class _Link:
                 conn.close("bind failed")
             return None
         return conn
-
-
-async def _wait_or_timeout(awaitable: Awaitable[object], clock: Clock, seconds: float) -> bool:
-    """Wait for ``awaitable`` at most ``seconds`` of ``clock``; True if it finished."""
-    waiter = asyncio.ensure_future(awaitable)
-    timer = asyncio.ensure_future(clock.sleep(seconds))
-    done, _ = await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (waiter, timer):
-        task.cancel()
-    return waiter in done

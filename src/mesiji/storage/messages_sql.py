@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -30,14 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import canonical_message_id, message_id_keys
 from mesiji.storage import notifications_sql as outbox
+from mesiji.storage import transactions
 from mesiji.storage.accept_sql import (
     accept_batch,
     accept_group,
     check_batch,
     lost_key_race,
 )
-from mesiji.storage.driver_errors import translated
-from mesiji.storage.engine import WRITE
 from mesiji.storage.errors import Conflict, InsufficientBalance, StorageError
 from mesiji.storage.id_lists import ids_in
 from mesiji.storage.message_ports import (
@@ -81,19 +80,11 @@ class SqlMessageStore:
         """The engine the store runs on."""
         return self._engine
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        with translated():
-            async with self._engine.connect() as conn, conn.begin():
-                yield conn
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transactions.reading(self._engine)
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        with translated():
-            async with self._engine.connect() as conn:
-                await conn.execution_options(**WRITE)
-                async with conn.begin():
-                    yield conn
+    def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transactions.writing(self._engine)
 
     # -- accepting --------------------------------------------------------------------------
 

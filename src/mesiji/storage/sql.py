@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Collection, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -17,9 +17,8 @@ from sqlalchemy import RowMapping, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesiji.clock import Clock, SystemClock
-from mesiji.storage import dialects
-from mesiji.storage.driver_errors import translated
-from mesiji.storage.engine import WRITE, create_engine
+from mesiji.storage import dialects, transactions
+from mesiji.storage.engine import create_engine
 from mesiji.storage.errors import InsufficientBalance, NotFound, StorageUnavailable
 from mesiji.storage.migrate import run_migrations
 from mesiji.storage.records import (
@@ -99,19 +98,11 @@ class SqlStore:
     ) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        with translated():
-            async with self._engine.connect() as conn, conn.begin():
-                yield conn
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transactions.reading(self._engine)
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        with translated():
-            async with self._engine.connect() as conn:
-                await conn.execution_options(**WRITE)
-                async with conn.begin():
-                    yield conn
+    def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transactions.writing(self._engine)
 
     # -- accounts ---------------------------------------------------------------------------
 
