@@ -10,10 +10,11 @@ from datetime import datetime
 import pytest
 
 from mesiji.domain.statuses import PartStatus
-from mesiji.services.receipts import ReceiptHandler, incoming_receipt, is_receipt
+from mesiji.services.receipts import ReceiptHandler, incoming_receipt
 from mesiji.smpp import tlv
 from mesiji.smpp.constants import EsmClass, MessageState
 from mesiji.smpp.pdus import DataSm, DeliverSm
+from mesiji.smpp.receipts import is_receipt
 from mesiji.smpp.tlv import Tlv
 from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import IncomingReceipt, StatusChange

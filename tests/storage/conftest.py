@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from mesiji.storage import SqlStore, create_engine, default_sqlite_url, open_store
+from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.testing import VirtualClock
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -118,3 +119,9 @@ def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def message_store(store: SqlStore) -> SqlMessageStore:
+    """The message store on the same database as ``store``."""
+    return SqlMessageStore(store.engine)

@@ -27,11 +27,6 @@ from tests.storage.conftest import Database, recorded_statements
 from tests.storage.message_fixtures import balance, count, funded_account, message
 
 
-@pytest.fixture
-def message_store(store: SqlStore) -> SqlMessageStore:
-    return SqlMessageStore(store.engine)
-
-
 async def _rows(store: SqlStore) -> tuple[int, ...]:
     return (
         await count(store, messages),

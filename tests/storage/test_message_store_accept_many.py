@@ -32,11 +32,6 @@ from tests.storage.conftest import Database, recorded_statements
 from tests.storage.message_fixtures import balance, count, funded_account, message
 
 
-@pytest.fixture
-def message_store(store: SqlStore) -> SqlMessageStore:
-    return SqlMessageStore(store.engine)
-
-
 def _request(account: int, size: int, *, start: int = 0, **key: Any) -> AcceptBatch:
     """A request of ``size`` one-credit messages to distinct numbers."""
     return AcceptBatch(

@@ -29,11 +29,6 @@ from tests.storage.message_fixtures import (
 LEASE = timedelta(seconds=30)
 
 
-@pytest.fixture
-def message_store(store: SqlStore) -> SqlMessageStore:
-    return SqlMessageStore(store.engine)
-
-
 async def test_claims_follow_channel_limit_and_order(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:

@@ -26,11 +26,6 @@ from tests.storage.message_fixtures import (
 LEASE = timedelta(seconds=30)
 
 
-@pytest.fixture
-def message_store(store: SqlStore) -> SqlMessageStore:
-    return SqlMessageStore(store.engine)
-
-
 async def _all_pages(
     message_store: SqlMessageStore, account: int, query: MessageQuery
 ) -> list[list[int]]:

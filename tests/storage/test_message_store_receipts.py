@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-import pytest
-
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import message_id_keys
 from mesiji.storage import SqlStore
@@ -32,11 +30,6 @@ from tests.storage.message_fixtures import (
 )
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-def message_store(store: SqlStore) -> SqlMessageStore:
-    return SqlMessageStore(store.engine)
 
 
 def receipt(

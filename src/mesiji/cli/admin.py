@@ -11,11 +11,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from mesiji.bootstrap import database_url
 from mesiji.domain.keys import generate_api_key
 from mesiji.domain.numbers import NumberError, parse_destination
 from mesiji.errors import MesijiError
 from mesiji.settings import Settings, load_settings
-from mesiji.storage.engine import default_sqlite_url
 from mesiji.storage.records import Account, AccountStatus, NewAccount, SenderStatus
 from mesiji.storage.sql import SqlStore, open_store
 
@@ -31,10 +31,6 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings named by ``--config``, with the process environment's overrides."""
     return load_settings(args.config, os.environ)
-
-
-def database_url(settings: Settings) -> str:
-    return settings.database.url or default_sqlite_url(settings.data_dir)
 
 
 def add_parsers(subparsers: Subparsers) -> None:

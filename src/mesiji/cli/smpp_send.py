@@ -14,13 +14,16 @@ import sys
 from typing import TextIO
 
 from mesiji.errors import SmppError, TextError
-from mesiji.smpp import tlv
 from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
 from mesiji.smpp.codec import encode
 from mesiji.smpp.connection import LinkSettings, PduObserver
-from mesiji.smpp.constants import ESM_CLASS_TYPE_MASK, EsmClass
 from mesiji.smpp.pdus import DataSm, DeliverSm, Pdu, SubmitSmResp
-from mesiji.smpp.receipts import ReceiptError, canonical_message_id, parse_receipt
+from mesiji.smpp.receipts import (
+    ReceiptError,
+    canonical_message_id,
+    is_receipt,
+    receipt_from_pdu,
+)
 from mesiji.smpp.submit import submit_sms
 from mesiji.smpp.trace import describe
 from mesiji.text import Alphabet, ConcatMethod
@@ -84,18 +87,10 @@ async def send(args: argparse.Namespace, out: TextIO) -> int:
     arrived = asyncio.Event()
 
     async def on_deliver(pdu: DeliverSm | DataSm) -> None:
-        if pdu.esm_class & ESM_CLASS_TYPE_MASK != EsmClass.smsc_delivery_receipt:
+        if not is_receipt(pdu):
             return
-        body = pdu.tlv(tlv.message_payload)
-        if body is None and isinstance(pdu, DeliverSm):
-            body = pdu.short_message
         try:
-            receipt = parse_receipt(
-                body or b"",
-                receipted_message_id=pdu.tlv(tlv.receipted_message_id),
-                message_state=pdu.tlv(tlv.message_state),
-                network_error_code=pdu.tlv(tlv.network_error_code),
-            )
+            receipt = receipt_from_pdu(pdu)
         except ReceiptError as exc:
             print(f"  unreadable receipt: {exc}", file=out)
             return

@@ -45,7 +45,21 @@ __all__ = [
 ]
 
 
-class PartStatus(StrEnum):
+class _Labelled:
+    """The interface words of a status; ``str()`` of a StrEnum member is its value."""
+
+    @property
+    def label_en(self) -> str:
+        """The English word for the interface."""
+        return _LABELS[str(self)][0]
+
+    @property
+    def label_ka(self) -> str:
+        """The Georgian word for the interface."""
+        return _LABELS[str(self)][1]
+
+
+class PartStatus(_Labelled, StrEnum):
     """Where one part (SMS segment) of a message is."""
 
     QUEUED = "queued"
@@ -57,18 +71,8 @@ class PartStatus(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
 
-    @property
-    def label_en(self) -> str:
-        """The English word for the interface."""
-        return _LABELS[self][0]
 
-    @property
-    def label_ka(self) -> str:
-        """The Georgian word for the interface."""
-        return _LABELS[self][1]
-
-
-class MessageStatus(StrEnum):
+class MessageStatus(_Labelled, StrEnum):
     """Where a message is, as clients see it: derived from its parts."""
 
     ACCEPTED = "accepted"
@@ -80,16 +84,6 @@ class MessageStatus(StrEnum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     FAILED = "failed"
-
-    @property
-    def label_en(self) -> str:
-        """The English word for the interface."""
-        return _LABELS[self][0]
-
-    @property
-    def label_ka(self) -> str:
-        """The Georgian word for the interface."""
-        return _LABELS[self][1]
 
 
 # Keyed by value, shared by both enums. გზაშია, მიტანილია and ვერ მიიტანა are the glossary's.

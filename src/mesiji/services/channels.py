@@ -14,11 +14,12 @@ import random
 
 from mesiji.clock import Clock, SystemClock
 from mesiji.errors import ConfigError
-from mesiji.services.receipts import ReceiptSink, is_receipt
+from mesiji.services.receipts import ReceiptSink
 from mesiji.settings import ChannelSettings
 from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
 from mesiji.smpp.connection import LinkSettings, PduObserver
 from mesiji.smpp.pdus import DataSm, DeliverSm, Pdu, SubmitSm
+from mesiji.smpp.receipts import is_receipt
 from mesiji.text import ConcatMethod
 
 __all__ = ["Channel", "client_settings"]

@@ -17,21 +17,18 @@ from typing import Protocol
 
 from mesiji.clock import Clock
 from mesiji.domain.statuses import part_status_from_receipt
-from mesiji.smpp import tlv
-from mesiji.smpp.constants import ESM_CLASS_TYPE_MASK, EsmClass
 from mesiji.smpp.pdus import DataSm, DeliverSm
-from mesiji.smpp.receipts import ReceiptError, message_id_keys, parse_receipt
+from mesiji.smpp.receipts import (
+    ReceiptError,
+    message_id_keys,
+    receipt_from_pdu,
+    receipt_text,
+)
 from mesiji.storage.message_ports import IncomingReceipt, MessageStore, StatusChange
 
-__all__ = ["ReceiptHandler", "ReceiptSink", "incoming_receipt", "is_receipt"]
+__all__ = ["ReceiptHandler", "ReceiptSink", "incoming_receipt"]
 
 log = logging.getLogger(__name__)
-
-# SMPP 3.4 §5.2.12, message type bits 5-2: the SMSC Delivery Receipt, and the intermediate
-# delivery notification, which carries a non-final state in the same Appendix B format.
-_RECEIPT_TYPES = frozenset(
-    {int(EsmClass.smsc_delivery_receipt), int(EsmClass.intermediate_notification)}
-)
 
 
 class ReceiptSink(Protocol):
@@ -42,11 +39,6 @@ class ReceiptSink(Protocol):
         ...
 
 
-def is_receipt(pdu: DeliverSm | DataSm) -> bool:
-    """Whether ``pdu``'s esm_class says it carries a delivery receipt (SMPP 3.4 §5.2.12)."""
-    return pdu.esm_class & ESM_CLASS_TYPE_MASK in _RECEIPT_TYPES
-
-
 def incoming_receipt(channel: str, pdu: DeliverSm | DataSm) -> IncomingReceipt:
     """The receipt ``pdu`` carries, ready to store; raises ReceiptError if it has no id.
 
@@ -55,26 +47,16 @@ def incoming_receipt(channel: str, pdu: DeliverSm | DataSm) -> IncomingReceipt:
     text (:func:`~mesiji.smpp.receipts.parse_receipt`). The error code is the text's ``err:``,
     else the network_error_code in hex.
     """
-    body = pdu.tlv(tlv.message_payload)
-    if body is None and isinstance(pdu, DeliverSm):
-        body = pdu.short_message
-    raw = (body or b"").decode("latin-1")
-    network_error = pdu.tlv(tlv.network_error_code)
-    receipt = parse_receipt(
-        raw,
-        receipted_message_id=pdu.tlv(tlv.receipted_message_id),
-        message_state=pdu.tlv(tlv.message_state),
-        network_error_code=network_error,
-    )
+    receipt = receipt_from_pdu(pdu)
     error_code = receipt.err
-    if error_code is None and network_error is not None:
-        error_code = network_error.hex().upper()
+    if error_code is None and receipt.network_error_code is not None:
+        error_code = receipt.network_error_code.hex().upper()
     return IncomingReceipt(
         channel=channel,
         message_id_keys=message_id_keys(receipt.message_id),
         status=part_status_from_receipt(receipt.state),
         error_code=error_code,
-        raw=raw,
+        raw=receipt_text(pdu),
     )
 
 

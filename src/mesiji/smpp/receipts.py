@@ -25,7 +25,9 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from mesiji.errors import SmppError
-from mesiji.smpp.constants import MessageState
+from mesiji.smpp import tlv
+from mesiji.smpp.constants import ESM_CLASS_TYPE_MASK, EsmClass, MessageState
+from mesiji.smpp.pdus import DataSm, DeliverSm
 
 __all__ = [
     "MESSAGE_STATE_TO_DELIVERY_STATE",
@@ -369,3 +371,34 @@ def format_receipt(
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# SMPP 3.4 §5.2.12, message type bits 5-2: the SMSC Delivery Receipt, and the intermediate
+# delivery notification, which carries a non-final state in the same Appendix B format.
+_RECEIPT_TYPES = frozenset(
+    {int(EsmClass.smsc_delivery_receipt), int(EsmClass.intermediate_notification)}
+)
+
+
+def is_receipt(pdu: DeliverSm | DataSm) -> bool:
+    """Whether ``pdu``'s esm_class says it carries a delivery receipt (SMPP 3.4 §5.2.12)."""
+    return pdu.esm_class & ESM_CLASS_TYPE_MASK in _RECEIPT_TYPES
+
+
+def receipt_text(pdu: DeliverSm | DataSm) -> str:
+    """The receipt's text: the message_payload TLV (§5.3.2.32) if the SMSC used it, else the
+    short_message; Latin-1, so any octet decodes."""
+    body = pdu.tlv(tlv.message_payload)
+    if body is None and isinstance(pdu, DeliverSm):
+        body = pdu.short_message
+    return (body or b"").decode("latin-1")
+
+
+def receipt_from_pdu(pdu: DeliverSm | DataSm) -> Receipt:
+    """The receipt ``pdu`` carries, its TLVs preferred over its text; raises ReceiptError."""
+    return parse_receipt(
+        receipt_text(pdu),
+        receipted_message_id=pdu.tlv(tlv.receipted_message_id),
+        message_state=pdu.tlv(tlv.message_state),
+        network_error_code=pdu.tlv(tlv.network_error_code),
+    )

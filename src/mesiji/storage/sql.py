@@ -7,7 +7,6 @@ Every public method is one transaction, opened by :meth:`SqlStore._reading` or
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Collection, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import RowMapping, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesiji.clock import Clock, SystemClock
+from mesiji.domain.keys import generate_webhook_secret
 from mesiji.storage import dialects, transactions
 from mesiji.storage.engine import create_engine
 from mesiji.storage.errors import InsufficientBalance, NotFound, StorageUnavailable
@@ -118,7 +118,7 @@ class SqlStore:
             "price_per_segment": new.price_per_segment,
             "allowed_regions": ",".join(new.allowed_regions),
             "api_enabled": new.api_enabled,
-            "webhook_secret": new.webhook_secret or secrets.token_urlsafe(32),
+            "webhook_secret": new.webhook_secret or generate_webhook_secret(),
             "callback_url": new.callback_url,
             "created_at": self._clock.now(),
         }
