@@ -19,6 +19,7 @@ from mesiji.services.accept import AcceptService
 from mesiji.services.channels import Channel
 from mesiji.services.dispatch import Dispatcher
 from mesiji.services.group_commit import AcceptBatcher
+from mesiji.services.lookups import AccountLookups
 from mesiji.services.notify import Notifier
 from mesiji.services.receipts import ReceiptHandler
 from mesiji.settings import Settings
@@ -35,10 +36,6 @@ def database_url(settings: Settings) -> str:
     return settings.database.url or default_sqlite_url(settings.data_dir)
 
 
-#: How long a webhook secret read from the database is reused.
-SECRET_CACHE_SECONDS = 60.0
-
-
 class Gateway:
     """The parts of one gateway process and their life cycle: :meth:`start`, :meth:`close`."""
 
@@ -52,7 +49,6 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.store = store
-        self._secrets: dict[int, tuple[float, str | None]] = {}
         self.messages = SqlMessageStore(store.engine)
         self.clock = clock
         self.receipts = ReceiptHandler(self.messages, clock=clock, on_changes=self._changed)
@@ -70,10 +66,11 @@ class Gateway:
             )
             for channel in self.channels
         ]
+        self.lookups = AccountLookups(store, clock, ttl=settings.http.lookup_cache_seconds)
         self.notifier = Notifier(
             self.messages,
             settings.webhooks,
-            secret_for=self._webhook_secret,
+            secret_for=self.lookups.webhook_secret,
             clock=clock,
             owner=node,
         )
@@ -83,7 +80,7 @@ class Gateway:
         self.batcher = AcceptBatcher(self.messages, clock, max_delay=0.0)
         # Routing comes with channel policies; until then every message takes the first channel.
         self.accept = AcceptService(
-            store,
+            self.lookups,
             self.messages,
             settings.channels[0],
             clock,
@@ -92,7 +89,14 @@ class Gateway:
             batcher=self.batcher,
         )
         self.app: FastAPI = create_app(
-            WebContext(store, self.messages, self.accept, clock),
+            WebContext(
+                store,
+                self.lookups,
+                self.messages,
+                self.accept,
+                clock,
+                default_region=settings.default_region,
+            ),
             max_body_bytes=settings.http.max_body_bytes,
             health=self.healthy,
             metrics=self.metrics,
@@ -166,15 +170,3 @@ class Gateway:
     def _changed(self, changes: Sequence[StatusChange]) -> None:
         if changes:
             self.notifier.notify()
-
-    async def _webhook_secret(self, account_id: int) -> str | None:
-        # Every callback is signed with its account's secret; reading it once a minute
-        # instead of once a callback keeps a database read off each delivery.
-        now = self.clock.monotonic()
-        cached = self._secrets.get(account_id)
-        if cached is not None and now - cached[0] < SECRET_CACHE_SECONDS:
-            return cached[1]
-        account = await self.store.get_account(account_id)
-        secret = account.webhook_secret if account is not None else None
-        self._secrets[account_id] = (now, secret)
-        return secret

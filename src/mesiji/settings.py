@@ -47,6 +47,14 @@ class HttpSettings:
     max_body_bytes: int = field(
         default=1_048_576, metadata=_doc("Larger request bodies are refused with 413.")
     )
+    lookup_cache_seconds: float = field(
+        default=2.0,
+        metadata=_doc(
+            "How long API keys, senders, stop lists and webhook secrets read from the "
+            "database are reused. Changes made through another process (the CLI, another "
+            "gateway) take effect within this time; 0 reads them on every request."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

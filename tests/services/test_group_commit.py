@@ -13,6 +13,7 @@ import pytest
 from mesiji.services.accept import AcceptService, Recipient, SendRequest
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.group_commit import AcceptBatcher
+from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
 from mesiji.storage import Conflict, InsufficientBalance, StorageUnavailable
 from mesiji.storage.engine import default_sqlite_url
@@ -302,7 +303,7 @@ async def test_the_service_accepts_concurrent_requests_in_groups(
     batcher = AcceptBatcher(SqlMessageStore(sql_store.engine), clock, max_delay=0)
     accepted: list[None] = []
     service = AcceptService(
-        sql_store,
+        AccountLookups(sql_store, clock, ttl=2.0),
         SqlMessageStore(sql_store.engine),
         ChannelSettings(),
         clock,
@@ -328,7 +329,7 @@ async def test_the_service_maps_the_batcher_errors_as_before(
     account = await _account(sql_store, 10)
     messages = SqlMessageStore(sql_store.engine)
     service = AcceptService(
-        sql_store,
+        AccountLookups(sql_store, clock, ttl=2.0),
         messages,
         ChannelSettings(),
         clock,
@@ -349,7 +350,7 @@ async def test_the_service_maps_the_batcher_errors_as_before(
     group_store = GroupStore()
     group_store.fail = StorageUnavailable("disk full")
     failing = AcceptService(
-        sql_store,
+        AccountLookups(sql_store, clock, ttl=2.0),
         messages,
         ChannelSettings(),
         clock,

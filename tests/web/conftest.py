@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from mesiji.domain.keys import generate_api_key
 from mesiji.services.accept import AcceptService
+from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
 from mesiji.storage.engine import default_sqlite_url
 from mesiji.storage.messages_sql import SqlMessageStore
@@ -54,8 +55,9 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     await store.create_api_key(account.id, key.key_hash, key.prefix, "test")
     await store.set_sender(account.id, "Shop", SenderStatus.ACTIVE)
     await store.set_sender(account.id, "Pending", SenderStatus.PENDING)
-    accept = AcceptService(store, messages, ChannelSettings(), clock)
-    app = create_app(WebContext(store, messages, accept, clock), max_body_bytes=MAX_BODY)
+    lookups = AccountLookups(store, clock, ttl=2.0)
+    accept = AcceptService(lookups, messages, ChannelSettings(), clock)
+    app = create_app(WebContext(store, lookups, messages, accept, clock), max_body_bytes=MAX_BODY)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mesiji.test") as client:
         yield Api(client, store, messages, account.id, key.secret, clock)

@@ -160,3 +160,52 @@ async def test_1000_concurrent_sends_against_a_balance_of_100_accept_exactly_100
     assert await api.count("messages") == 100
     ledger = await api.count("balance_ledger")
     assert ledger == 101  # the opening credit and one reservation per accepted message
+
+
+async def test_stop_list_api_manages_numbers_and_sending_respects_it(api: Api) -> None:
+    send = {"to": ["599000001", "599000002"], "sender": "Shop", "text": "sale"}
+    # The account's (empty) stop list is read, and kept, by this first send.
+    assert (await api.client.post("/v1/messages", headers=auth(api), json=send)).status_code == 201
+    added = await api.client.post(
+        "/v1/stop-list",
+        headers=auth(api),
+        json={"numbers": ["+995599000001", "599000001", "12", "599000003"]},
+    )
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert (body["added"], body["already_listed"]) == (2, 0)
+    assert [r["to"] for r in body["rejected"]] == ["12"]
+    page = (await api.client.get("/v1/stop-list?limit=1", headers=auth(api))).json()
+    assert page == {"numbers": ["995599000001"], "next_after": "995599000001"}
+    page = (
+        await api.client.get("/v1/stop-list?limit=1&after=995599000001", headers=auth(api))
+    ).json()
+    assert page == {"numbers": ["995599000003"], "next_after": None}
+
+    # Seen at once by the next send, though the list read before is not yet stale.
+    sent = await api.client.post("/v1/messages", headers=auth(api), json=send)
+    assert sent.status_code == 201
+    assert [m["to"] for m in sent.json()["messages"]] == ["995599000002"]
+    assert sent.json()["rejected"][0]["code"] == "stop_listed"
+    urgent = await api.client.post("/v1/messages", headers=auth(api), json=send | {"urgent": True})
+    assert len(urgent.json()["messages"]) == 2
+
+    removed = await api.client.delete("/v1/stop-list/+995599000001", headers=auth(api))
+    assert removed.status_code == 204
+    again = await api.client.delete("/v1/stop-list/995599000001", headers=auth(api))
+    assert again.status_code == 404
+    assert again.json()["error"]["code"] == "not_found"
+    bad = await api.client.delete("/v1/stop-list/12", headers=auth(api))
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_request")
+    sent = await api.client.post("/v1/messages", headers=auth(api), json=send)
+    assert len(sent.json()["messages"]) == 2
+    empty = await api.client.post("/v1/stop-list", headers=auth(api), json={"numbers": []})
+    assert empty.status_code == 400
+
+
+async def test_balance_is_read_fresh_though_the_key_is_cached(api: Api) -> None:
+    assert (await api.client.get("/v1/balance", headers=auth(api))).json()["balance"] == 100
+    await api.store.add_credits(api.account_id, 50, "top-up")
+    assert (await api.client.get("/v1/balance", headers=auth(api))).json()["balance"] == 150
+    legacy = await api.client.get(f"/api/getBalance?key={api.key}")
+    assert legacy.text == "150"

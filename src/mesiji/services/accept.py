@@ -21,10 +21,10 @@ from mesiji.domain.numbers import parse_destination
 from mesiji.domain.statuses import MessageStatus
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.group_commit import AcceptBatcher
+from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
 from mesiji.storage import errors as storage_errors
 from mesiji.storage.message_ports import AcceptBatch, MessageStore, NewMessage
-from mesiji.storage.ports import AccountStore
 from mesiji.storage.records import Account, SenderStatus
 from mesiji.text import Alphabet, choose_alphabet, count_segments
 
@@ -89,7 +89,7 @@ class AcceptService:
 
     def __init__(
         self,
-        accounts: AccountStore,
+        lookups: AccountLookups,
         messages: MessageStore,
         channel: ChannelSettings,
         clock: Clock,
@@ -99,7 +99,7 @@ class AcceptService:
         on_accepted: Callable[[], None] | None = None,
         batcher: AcceptBatcher | None = None,
     ) -> None:
-        self._accounts = accounts
+        self._lookups = lookups
         self._messages = messages
         # Through the batcher (group commit) when there is one, else a transaction per request.
         self._store_batch = batcher.accept if batcher is not None else messages.accept
@@ -181,7 +181,7 @@ class AcceptService:
                 f"{sender!r} is not a sender ID (up to 11 letters and digits) or a number",
             )
         try:
-            record = await self._accounts.get_sender(account.id, sender)
+            record = await self._lookups.sender(account.id, sender)
         except storage_errors.StorageUnavailable as exc:
             raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
         if record is None:
@@ -226,7 +226,7 @@ class AcceptService:
         rejected: list[RefusedRecipient],
     ) -> tuple[list[tuple[str, str | None, str]], list[RefusedRecipient]]:
         try:
-            listed = await self._accounts.stop_listed(account.id, {a[0] for a in accepted})
+            listed = await self._lookups.stop_listed(account.id, {a[0] for a in accepted})
         except storage_errors.StorageUnavailable as exc:
             raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
         if not listed:

@@ -106,8 +106,10 @@ class StopList(Protocol):
         """Remove numbers; returns how many were listed."""
         ...
 
-    async def list_stop_list(self, account_id: int) -> list[str]:
-        """The account's stop-listed numbers, sorted."""
+    async def list_stop_list(
+        self, account_id: int, *, after: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        """The account's stop-listed numbers, sorted: those after ``after``, ``limit`` at most."""
         ...
 
     async def stop_listed(self, account_id: int, numbers: Collection[str]) -> set[str]:

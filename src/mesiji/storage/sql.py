@@ -53,7 +53,9 @@ async def open_store(
     See :func:`mesiji.storage.engine.create_engine` for the options. Close the store with
     :meth:`SqlStore.close` (or use it as an async context manager).
     """
-    engine = create_engine(url, schema=schema, busy_timeout=busy_timeout, pool_size=pool_size)
+    engine = create_engine(
+        url, schema=schema, busy_timeout=busy_timeout, pool_size=pool_size, max_overflow=0
+    )
     try:
         await run_migrations(engine)
     except BaseException:
@@ -331,13 +333,18 @@ class SqlStore:
         async with self._writing() as conn:
             return (await conn.execute(statement)).rowcount
 
-    async def list_stop_list(self, account_id: int) -> list[str]:
-        """The account's stop-listed numbers, sorted."""
+    async def list_stop_list(
+        self, account_id: int, *, after: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        """The account's stop-listed numbers, sorted: those after ``after``, ``limit`` at most."""
         query = (
             select(stop_list.c.number)
             .where(stop_list.c.account_id == account_id)
             .order_by(stop_list.c.number)
+            .limit(limit)
         )
+        if after is not None:
+            query = query.where(stop_list.c.number > after)
         async with self._reading() as conn:
             return list((await conn.execute(query)).scalars())
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from mesiji.clock import Clock
 from mesiji.domain.keys import hash_api_key
+from mesiji.domain.numbers import parse_destination
 from mesiji.services.accept import AcceptService
 from mesiji.services.errors import ErrorCode, RequestError
+from mesiji.services.lookups import AccountLookups
 from mesiji.storage import errors as storage_errors
 from mesiji.storage.message_ports import MessageStore
 from mesiji.storage.ports import AccountStore
@@ -17,20 +19,42 @@ from mesiji.storage.records import Account
 @dataclass(frozen=True, slots=True)
 class WebContext:
     accounts: AccountStore
+    #: Cached reads of keys, senders and stop lists (shared with ``accept``).
+    lookups: AccountLookups
     messages: MessageStore
     accept: AcceptService
     clock: Clock
     #: Destinations one request may carry.
     max_recipients: int = 1000
+    #: Region of national numbers (ISO 3166 code).
+    default_region: str = "GE"
 
     async def authenticate(self, key: str | None) -> Account:
         """The account of API key ``key``; :class:`RequestError` when there is none."""
         if not key:
             raise RequestError(ErrorCode.key_missing, "an API key is required")
         try:
-            account = await self.accounts.authenticate(hash_api_key(key.strip()))
+            account = await self.lookups.authenticate(hash_api_key(key.strip()))
         except storage_errors.StorageUnavailable as exc:
             raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
         if account is None:
             raise RequestError(ErrorCode.unauthorized, "unknown, revoked or suspended API key")
         return account
+
+    async def balance(self, account: Account) -> int:
+        """The account's balance now (the authenticated ``account`` may be seconds old)."""
+        try:
+            fresh = await self.accounts.get_account(account.id)
+        except storage_errors.StorageUnavailable as exc:
+            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        if fresh is None:
+            raise RequestError(ErrorCode.unauthorized, "the account no longer exists")
+        return fresh.balance
+
+    def parse_number(self, account: Account, raw: str) -> str:
+        """``raw`` as E.164 without "+"; raises :class:`~mesiji.domain.numbers.NumberError`."""
+        return parse_destination(
+            raw,
+            allowed_regions=frozenset(account.allowed_regions),
+            default_region=self.default_region,
+        ).e164

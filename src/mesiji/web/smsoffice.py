@@ -123,10 +123,11 @@ async def get_balance(request: Request) -> Response:
     """``/api/getBalance``: the balance as a bare integer."""
     try:
         params = await _params(request)
-        account = await _context(request).authenticate(params.get("key"))
+        context = _context(request)
+        balance = await context.balance(await context.authenticate(params.get("key")))
     except RequestError as exc:
         return envelope(False, exc.message, smsoffice_code(exc))
-    return PlainTextResponse(str(account.balance))
+    return PlainTextResponse(str(balance))
 
 
 async def get_message_status(request: Request) -> Response:

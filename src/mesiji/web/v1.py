@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from mesiji.domain.numbers import NumberError
 from mesiji.domain.statuses import MessageStatus
 from mesiji.services.accept import Recipient, SendRequest, SendResult
 from mesiji.services.errors import ErrorCode, RequestError
@@ -95,6 +96,25 @@ class MessageDetail(BaseModel):
 class MessagePage(BaseModel):
     messages: list[MessageDetail]
     next_cursor: str | None
+
+
+class StopListNumbers(BaseModel):
+    """Numbers to put on the stop list."""
+
+    model_config = ConfigDict(extra="forbid")
+    numbers: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class StopListAdded(BaseModel):
+    added: int
+    already_listed: int
+    rejected: list[RejectedOut]
+
+
+class StopListPage(BaseModel):
+    numbers: list[str]
+    #: Pass as ``after`` for the next page; null on the last one.
+    next_after: str | None
 
 
 class Balance(BaseModel):
@@ -194,9 +214,54 @@ async def list_messages(
 
 
 @router.get("/balance", response_model=Balance, tags=["account"])
-async def balance(account: Authed) -> Balance:
+async def balance(context: Ctx, account: Authed) -> Balance:
     """The account's balance in SMS credits."""
-    return Balance(balance=account.balance, price_per_segment=account.price_per_segment)
+    return Balance(
+        balance=await context.balance(account), price_per_segment=account.price_per_segment
+    )
+
+
+@router.get("/stop-list", response_model=StopListPage, tags=["stop list"])
+async def stop_list(
+    context: Ctx,
+    account: Authed,
+    after: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> StopListPage:
+    """The numbers that opted out, sorted, a page at a time (follow ``next_after``)."""
+    numbers = await context.accounts.list_stop_list(account.id, after=after, limit=limit + 1)
+    more = len(numbers) > limit
+    del numbers[limit:]
+    return StopListPage(numbers=numbers, next_after=numbers[-1] if more else None)
+
+
+@router.post("/stop-list", response_model=StopListAdded, tags=["stop list"])
+async def add_to_stop_list(body: StopListNumbers, context: Ctx, account: Authed) -> StopListAdded:
+    """Put numbers on the stop list: messages to them are refused unless ``urgent``."""
+    numbers: list[str] = []
+    rejected: list[RejectedOut] = []
+    for raw in body.numbers:
+        try:
+            numbers.append(context.parse_number(account, raw))
+        except NumberError as exc:
+            rejected.append(RejectedOut(to=raw, code=exc.code.value, message=str(exc)))
+    added = await context.accounts.add_to_stop_list(account.id, numbers) if numbers else 0
+    context.lookups.stop_list_changed(account.id)
+    return StopListAdded(added=added, already_listed=len(set(numbers)) - added, rejected=rejected)
+
+
+@router.delete("/stop-list/{number}", status_code=204, tags=["stop list"])
+async def remove_from_stop_list(number: str, context: Ctx, account: Authed) -> Response:
+    """Take a number off the stop list; 404 when it was not on it."""
+    try:
+        e164 = context.parse_number(account, number)
+    except NumberError as exc:
+        raise RequestError(ErrorCode.invalid_request, str(exc)) from exc
+    removed = await context.accounts.remove_from_stop_list(account.id, [e164])
+    context.lookups.stop_list_changed(account.id)
+    if not removed:
+        raise RequestError(ErrorCode.not_found, f"{e164} is not on the stop list")
+    return Response(status_code=204)
 
 
 def _recipients(body: SendMessages, limit: int) -> list[Recipient]:
