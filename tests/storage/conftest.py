@@ -8,13 +8,14 @@ An unreachable PostgreSQL fails those tests, unless ``MESIJI_TEST_SKIP_POSTGRES=
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event, text
@@ -26,6 +27,8 @@ from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.testing import VirtualClock
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,35 @@ def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+def in_another_process(
+    database: Database, work: Callable[[SqlMessageStore], Awaitable[T]]
+) -> asyncio.Future[tuple[T | Exception, list[str]]]:
+    """Run ``work`` as another gateway process would: its own engine, on a thread of its own.
+
+    The outcome (or the exception ``work`` raised) comes with the statements it sent. A second
+    writer must not share the test's thread: SQLite connections run inline (see
+    mesiji.storage.inline_sqlite), so one waiting for the write lock blocks its whole thread.
+    """
+
+    def run() -> tuple[T | Exception, list[str]]:
+        async def main() -> tuple[T | Exception, list[str]]:
+            engine = database.engine(busy_timeout=30)
+            try:
+                with recorded_statements(engine) as statements:
+                    outcome: T | Exception
+                    try:
+                        outcome = await work(SqlMessageStore(engine))
+                    except Exception as exc:
+                        outcome = exc
+                return outcome, statements
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(main())
+
+    return asyncio.ensure_future(asyncio.to_thread(run))
 
 
 @pytest.fixture

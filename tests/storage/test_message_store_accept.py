@@ -23,7 +23,7 @@ from mesiji.storage.schema import (
     parts,
 )
 from mesiji.testing import VirtualClock
-from tests.storage.conftest import Database, recorded_statements
+from tests.storage.conftest import Database, in_another_process, recorded_statements
 from tests.storage.message_fixtures import balance, count, funded_account, message
 
 
@@ -255,31 +255,28 @@ async def _accept_while_first_is_open(
 ) -> tuple[Accepted, Accepted | BaseException, list[str]]:
     """Accept ``first`` in a transaction held open while ``second`` is accepted concurrently.
 
-    ``second`` starts once ``first`` has stored its messages, and must wait for it to end
-    (PostgreSQL: on the key's row; SQLite: on the write lock). ``first`` then commits or
-    rolls back, and both outcomes are returned with the statements ``second`` sent.
+    ``second`` comes from another process once ``first`` has stored its messages, and must
+    wait for it to end (PostgreSQL: on the key's row; SQLite: on the write lock). ``first``
+    then commits or rolls back, and both outcomes are returned with the statements ``second``
+    sent.
     """
     now = VirtualClock().now()
-    holder, engine = database.engine(), database.engine(busy_timeout=30)
+    holder = database.engine()
     try:
         async with holder.connect() as conn:
             await conn.execution_options(**WRITE)
             transaction = await conn.begin()
             accepted = await accept_batch(conn, first, now)
-            with recorded_statements(engine) as statements:
-                task = asyncio.create_task(SqlMessageStore(engine).accept(second, now))
-                await asyncio.sleep(0.5)
-                assert not task.done(), "the second request did not wait for the first"
-                await (transaction.commit() if commit else transaction.rollback())
-                outcome: Accepted | BaseException
-                try:
-                    outcome = await task
-                except Conflict as exc:
-                    outcome = exc
+            task = in_another_process(database, lambda store: store.accept(second, now))
+            await asyncio.sleep(0.5)
+            assert not task.done(), "the second request did not wait for the first"
+            await (transaction.commit() if commit else transaction.rollback())
+            outcome, statements = await task
+        if isinstance(outcome, Exception) and not isinstance(outcome, Conflict):
+            raise outcome
         return accepted, outcome, statements
     finally:
         await holder.dispose()
-        await engine.dispose()
 
 
 async def test_a_retry_during_the_first_request_waits_and_replays(

@@ -28,7 +28,7 @@ from mesiji.storage.schema import (
     parts,
 )
 from mesiji.testing import VirtualClock
-from tests.storage.conftest import Database, recorded_statements
+from tests.storage.conftest import Database, in_another_process, recorded_statements
 from tests.storage.message_fixtures import balance, count, funded_account, message
 
 
@@ -276,21 +276,23 @@ async def test_a_group_waits_for_a_concurrent_request_with_its_key_and_replays_i
     account = await funded_account(store, 10)
     batch = _request(account, 2, idempotency_key="k", request_hash="h")
     now = VirtualClock().now()
-    holder, engine = database.engine(), database.engine(busy_timeout=30)
+    holder = database.engine()
     try:
         async with holder.connect() as conn:
             await conn.execution_options(**WRITE)
             transaction = await conn.begin()
             first = await accept_batch(conn, batch, now)
-            group = SqlMessageStore(engine).accept_many([batch, _request(account, 1)], now)
-            task = asyncio.create_task(group)
+            task = in_another_process(
+                database, lambda store: store.accept_many([batch, _request(account, 1)], now)
+            )
             await asyncio.sleep(0.5)
             assert not task.done(), "the group did not wait for the open request"
             await transaction.commit()
-            replayed, other = await task
+            outcome, _ = await task
     finally:
         await holder.dispose()
-        await engine.dispose()
+    assert isinstance(outcome, list)
+    replayed, other = outcome
     assert replayed == Accepted(first.message_ids, first.balance, replayed=True)
     assert isinstance(other, Accepted)
     assert other.balance == 7

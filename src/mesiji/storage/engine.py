@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from mesiji.errors import ConfigError
+from mesiji.storage import inline_sqlite
 
 __all__ = ["WRITE", "create_engine", "default_sqlite_url"]
 
@@ -63,7 +64,12 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         if schema is not None:
             raise ConfigError("a schema can only be chosen on PostgreSQL")
-        engine = create_async_engine(parsed, **pool)
+        path = parsed.database or ":memory:"
+        # Statements run on the event loop's thread (see mesiji.storage.inline_sqlite): no
+        # thread round trip per statement, and this process's transactions never interleave.
+        engine = create_async_engine(
+            parsed, async_creator=lambda: inline_sqlite.connect(path), **pool
+        )
         _configure_sqlite(engine, busy_timeout)
         return engine
     server_settings = {"application_name": "mesiji"}
@@ -107,14 +113,13 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
     busy_ms = max(0, round(busy_timeout * 1000))
 
     def on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
-        # Let SQLAlchemy emit BEGIN (see on_begin) instead of sqlite3's legacy mode, which
-        # starts no transaction before a SELECT or DDL: reads would not be repeatable and
-        # migrations would not be atomic.
-        dbapi_connection.isolation_level = None
+        # The connection is in autocommit mode (inline_sqlite.connect): SQLAlchemy emits
+        # BEGIN itself (see on_begin).
         cursor = dbapi_connection.cursor()
         try:
-            # Wait for the write lock instead of failing at once when another connection
-            # holds it; only after busy_timeout does the caller see StorageUnavailable.
+            # Wait for the write lock instead of failing at once when another process holds
+            # it; only after busy_timeout does the caller see StorageUnavailable. (This
+            # process's transactions never overlap: see mesiji.storage.inline_sqlite.)
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
             # Write-ahead log: readers never block the writer nor the writer the readers, so
             # the HTTP API keeps answering while dispatchers and receipts write.
