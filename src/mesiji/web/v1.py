@@ -122,7 +122,9 @@ class Balance(BaseModel):
     price_per_segment: int
 
 
-def _context(request: Request) -> WebContext:
+async def _context(request: Request) -> WebContext:
+    # async: FastAPI runs a plain-function dependency in a worker thread, a thread hop per
+    # request for an attribute read.
     context: WebContext = request.app.state.context
     return context
 
@@ -135,7 +137,8 @@ async def _account(
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer":
         raise RequestError(ErrorCode.unauthorized, "send Authorization: Bearer <API key>")
-    return await _context(request).authenticate(key)
+    context: WebContext = request.app.state.context
+    return await context.authenticate(key)
 
 
 Ctx = Annotated[WebContext, Depends(_context)]
@@ -153,7 +156,11 @@ async def send_messages(
 ) -> SendAnswer:
     """Send one text to many numbers, or a text per number."""
     recipients = _recipients(body, context.max_recipients)
-    fingerprint = json.dumps(body.model_dump(mode="json"), sort_keys=True)
+    request_hash = None
+    if idempotency_key is not None:
+        # What a retry with the same key must repeat; only worth computing when there is one.
+        fingerprint = json.dumps(body.model_dump(mode="json"), sort_keys=True)
+        request_hash = hashlib.sha256(fingerprint.encode()).hexdigest()
     result = await context.accept.send(
         account,
         SendRequest(
@@ -165,7 +172,7 @@ async def send_messages(
             send_at=body.send_at,
             validity=timedelta(seconds=body.validity) if body.validity is not None else None,
             idempotency_key=idempotency_key,
-            request_hash=hashlib.sha256(fingerprint.encode()).hexdigest(),
+            request_hash=request_hash,
         ),
     )
     if result.replayed:
