@@ -35,6 +35,7 @@ from mesiji.storage.message_ports import (
     MessageView,
     NewMessage,
     Notification,
+    NotificationAttempt,
     PartToSend,
     StatusChange,
     SubmitResult,
@@ -366,28 +367,34 @@ class FakeMessageStore:
             for n in due
         ]
 
-    async def record_notification_attempt(
-        self,
-        notification_id: int,
-        *,
-        delivered: bool,
-        status_code: int | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-        now: datetime,
+    async def record_notification_attempts(
+        self, attempts: Sequence[NotificationAttempt], now: datetime
     ) -> None:
-        await self._enter("record_notification_attempt")
-        n = self.notifications[notification_id]
-        n.attempts += 1
-        n.last_status_code = status_code
-        n.last_error = error
-        n.history.append((now, delivered, status_code, error, next_attempt_at))
-        if delivered:
-            n.status, n.next_attempt_at = "delivered", None
-        elif next_attempt_at is None:
-            n.status, n.next_attempt_at = "failed", None
-        else:
-            n.next_attempt_at = next_attempt_at
+        await self._enter("record_notification_attempts", len(attempts))
+        for attempt in attempts:
+            n = self.notifications.get(attempt.notification_id)
+            # Only a pending notification changes (a late report after the lease ran out and
+            # another worker finished it changes nothing); unknown ids are ignored.
+            if n is None or n.status != "pending":
+                continue
+            n.attempts += 1
+            n.last_status_code = attempt.status_code
+            n.last_error = attempt.error
+            n.history.append(
+                (
+                    now,
+                    attempt.delivered,
+                    attempt.status_code,
+                    attempt.error,
+                    attempt.next_attempt_at,
+                )
+            )
+            if attempt.delivered:
+                n.status, n.next_attempt_at = "delivered", None
+            elif attempt.next_attempt_at is None:
+                n.status, n.next_attempt_at = "failed", None
+            else:
+                n.next_attempt_at = attempt.next_attempt_at
 
     # --- reading -------------------------------------------------------------------------
 

@@ -8,13 +8,20 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event, select
 
 from mesiji.domain.statuses import MessageStatus, PartStatus
-from mesiji.storage import NotFound, SqlStore
-from mesiji.storage.message_ports import AcceptBatch, MessageQuery, SubmitResult
+from mesiji.storage import SqlStore
+from mesiji.storage.message_ports import (
+    AcceptBatch,
+    MessageQuery,
+    NotificationAttempt,
+    SubmitResult,
+)
 from mesiji.storage.messages_sql import MAX_PAGE, SqlMessageStore
+from mesiji.storage.schema import notifications
 from mesiji.testing import VirtualClock
-from tests.storage.conftest import Database
+from tests.storage.conftest import Database, recorded_statements
 from tests.storage.message_fixtures import (
     CHANNEL,
     accept_one,
@@ -177,8 +184,8 @@ async def test_callbacks_are_leased_retried_and_finished(
     assert taken_over.id == note.id
 
     retry_at = now + timedelta(minutes=1)
-    await message_store.record_notification_attempt(
-        note.id, delivered=False, status_code=503, error="busy", next_attempt_at=retry_at, now=now
+    await message_store.record_notification_attempts(
+        [NotificationAttempt(note.id, False, 503, "busy", retry_at)], now
     )
     assert (
         await message_store.claim_notifications(10, "w", retry_at - timedelta(seconds=1), retry_at)
@@ -186,14 +193,14 @@ async def test_callbacks_are_leased_retried_and_finished(
     )
     [again] = await message_store.claim_notifications(10, "w", retry_at, retry_at + LEASE)
     assert again.attempts == 1
-    await message_store.record_notification_attempt(
-        note.id, delivered=True, status_code=200, error=None, next_attempt_at=None, now=retry_at
+    await message_store.record_notification_attempts(
+        [NotificationAttempt(note.id, True, 200, None, None)], retry_at
     )
     far = now + timedelta(days=1)
     assert await message_store.claim_notifications(10, "w", far, far + LEASE) == []
     # A late report from a worker whose lease ran out changes nothing.
-    await message_store.record_notification_attempt(
-        note.id, delivered=False, status_code=None, error="timeout", next_attempt_at=far, now=far
+    await message_store.record_notification_attempts(
+        [NotificationAttempt(note.id, False, None, "timeout", far)], far
     )
     view = await message_store.get_message(account, message_id)
     assert view is not None
@@ -210,18 +217,115 @@ async def test_a_callback_can_be_given_up(
     [part] = await message_store.claim_parts(CHANNEL, 10, "gw", now, now + LEASE)
     await message_store.record_submissions([sent(part, "1")], now)
     [note] = await message_store.claim_notifications(10, "w", now, now + LEASE)
-    await message_store.record_notification_attempt(
-        note.id, delivered=False, status_code=None, error="refused", next_attempt_at=None, now=now
+    await message_store.record_notification_attempts(
+        [NotificationAttempt(note.id, False, None, "refused", None)], now
     )
     far = now + timedelta(days=1)
     assert await message_store.claim_notifications(10, "w", far, far + LEASE) == []
     view = await message_store.get_message(account, message_id)
     assert view is not None
     assert view.callbacks == ((1, "failed", None, "refused"),)
-    with pytest.raises(NotFound):
-        await message_store.record_notification_attempt(
-            note.id + 1, delivered=True, status_code=200, error=None, next_attempt_at=None, now=now
+
+
+async def test_a_batch_of_attempts_is_one_statement_in_one_transaction(
+    store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
+) -> None:
+    account = await funded_account(store, callback_url="https://account/cb")
+    now = clock.now()
+    await message_store.accept(
+        AcceptBatch(account, [message(destination=f"995599{i:06d}") for i in range(40)]), now
+    )
+    claimed = await message_store.claim_parts(CHANNEL, 100, "gw", now, now + LEASE)
+    await message_store.record_submissions([sent(p, str(p.part_id)) for p in claimed], now)
+    notes = await message_store.claim_notifications(100, "w", now, now + LEASE)
+    assert len(notes) == 40
+    ids = [n.id for n in notes]
+    # One was finished by another worker whose report came first.
+    await message_store.record_notification_attempts(
+        [NotificationAttempt(ids[0], True, 200, None, None)], now
+    )
+    retry_at = now + timedelta(minutes=5)
+    later = now + timedelta(seconds=3)
+    outcomes = {
+        **{i: NotificationAttempt(i, True, 200 + n % 5, None, None) for n, i in enumerate(ids)},
+        **{i: NotificationAttempt(i, False, 503, "HTTP 503: busy", retry_at) for i in ids[10:20]},
+        **{i: NotificationAttempt(i, False, None, "TimeoutError", None) for i in ids[20:25]},
+    }
+    outcomes[ids[0]] = NotificationAttempt(ids[0], False, 500, "late", retry_at)
+    unknown = NotificationAttempt(max(ids) + 1000, True, 200, None, None)
+    batch = [*reversed(outcomes.values()), unknown]
+
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(store.engine.sync_engine, "commit", committed)
+    try:
+        with recorded_statements(store.engine) as statements:
+            await message_store.record_notification_attempts(batch, later)
+    finally:
+        event.remove(store.engine.sync_engine, "commit", committed)
+    # 41 attempts: one UPDATE sent once (an executemany), one transaction.
+    assert len([s for s in statements if "notifications" in s]) == 1
+    assert len(commits) == 1
+
+    query = select(notifications).where(notifications.c.account_id == account)
+    async with store.engine.connect() as conn:
+        rows = {row.id: row for row in await conn.execute(query)}
+    assert set(rows) == set(ids)  # the unknown id created nothing
+
+    def state(i: int) -> tuple[object, ...]:
+        row = rows[i]
+        return (
+            row.status,
+            row.attempts,
+            row.last_status_code,
+            row.last_error,
+            row.next_attempt_at,
+            row.updated_at,
         )
+
+    # Not pending any more: the late report changed nothing.
+    assert state(ids[0]) == ("delivered", 1, 200, None, now + LEASE, now)
+    for i in ids[1:10] + ids[25:]:
+        # Delivered keeps its last next_attempt_at (the lease), as a finished row needs none.
+        assert state(i) == ("delivered", 1, outcomes[i].status_code, None, now + LEASE, later)
+    for i in ids[10:20]:
+        assert state(i) == ("pending", 1, 503, "HTTP 503: busy", retry_at, later)
+    for i in ids[20:25]:
+        assert state(i) == ("failed", 1, None, "TimeoutError", now + LEASE, later)
+    # The retried ones come due again at their time, and only they.
+    assert await message_store.claim_notifications(100, "w", retry_at - LEASE, retry_at) == []
+    again = await message_store.claim_notifications(100, "w", retry_at, retry_at + LEASE)
+    assert sorted(n.id for n in again) == ids[10:20]
+    assert [n.attempts for n in again] == [1] * 10
+    assert (await message_store.counters())["notifications.pending"] == 10
+    await message_store.record_notification_attempts([], later)  # nothing to do
+
+
+async def test_two_attempts_at_one_callback_in_one_batch_both_count(
+    store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
+) -> None:
+    account = await funded_account(store)
+    now = clock.now()
+    message_id = await accept_one(message_store, account, now, callback_url="https://c/1")
+    [part] = await message_store.claim_parts(CHANNEL, 10, "gw", now, now + LEASE)
+    await message_store.record_submissions([sent(part, "1")], now)
+    [note] = await message_store.claim_notifications(10, "w", now, now + LEASE)
+    # A worker whose records failed for a whole lease may report an attempt late, in the same
+    # batch as the next one: they apply in order, and the delivered one ends the row.
+    retry_at = now + timedelta(minutes=1)
+    await message_store.record_notification_attempts(
+        [
+            NotificationAttempt(note.id, False, 502, "bad gateway", retry_at),
+            NotificationAttempt(note.id, True, 200, None, None),
+        ],
+        now,
+    )
+    view = await message_store.get_message(account, message_id)
+    assert view is not None
+    assert view.callbacks == ((2, "delivered", 200, None),)
 
 
 async def test_concurrent_workers_never_share_a_callback(

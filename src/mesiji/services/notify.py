@@ -1,5 +1,9 @@
 """Notify: deliver the callbacks of the notification outbox, signed, retried with backoff.
 
+::
+
+    claim due rows (lease) ──▶ one task per attempt: HTTP over aiohttp ──▶ record (in batches)
+
 Each status change writes a notification row in the same transaction (see
 :mod:`mesiji.storage.message_ports`); the notifier claims due rows, sends them and records
 every attempt. A callback is a POST of the stored JSON with::
@@ -8,16 +12,24 @@ every attempt. A callback is a POST of the stored JSON with::
     Mesiji-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>
 
 keyed with the account's webhook secret (:mod:`mesiji.domain.keys`). Any 2xx answer is a
-delivery (smsoffice.ge-style receivers answer 200 with the body "OK"); anything else, or no
-answer within ``timeout``, is tried again after an exponential backoff until ``max_attempts``.
+delivery (smsoffice.ge-style receivers answer 200 with the body "OK"); redirects are not
+followed. Anything else, or no answer within ``timeout`` (of the injected clock, for the whole
+attempt), is tried again after an exponential backoff until ``max_attempts``.
 
 smsoffice.ge-compatible account callbacks are GET requests: a payload of the form
 ``{"method": "GET", "query": {...}}`` is sent as a GET with those parameters appended to the
 URL's own query string. Its signature then covers the whole query string sent, in place of a
-body.
+body, so the URL goes on the wire exactly as :func:`callback_request` wrote it.
+
+Requests go through one aiohttp session (connections kept alive, at most ``concurrency``):
+httpx cost 5 to 25 times more CPU per callback (docs/decisions.md, entry 4). Due rows are
+claimed a batch at a time, once a quarter of the slots are free, and outcomes are stored in
+batches too (``record_batch``, or after ``record_delay``, or at once when nothing else is in
+flight): one transaction for many attempts.
 
 Delivery is at least once: a callback whose attempt was not recorded (the gateway stopped, the
-database failed) is sent again after its lease, so receivers should be idempotent.
+database failed past a few retries) is sent again after its lease, so receivers should be
+idempotent.
 """
 
 from __future__ import annotations
@@ -27,18 +39,22 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.request import getproxies
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from mesiji.clock import Clock, first_completed
 from mesiji.domain.keys import SIGNATURE_HEADER, webhook_signature_header
 from mesiji.pacing import Backoff
 from mesiji.settings import WebhookSettings
-from mesiji.storage.message_ports import MessageStore, Notification
+from mesiji.storage.message_ports import MessageStore, Notification, NotificationAttempt
 
 __all__ = ["Notifier", "SecretLookup", "callback_request"]
 
@@ -51,6 +67,12 @@ _USER_AGENT = "Mesiji"
 # Enough of an error page to say what went wrong; the rest is not read.
 _MAX_BODY = 64 * 1024
 _MAX_ERROR = 300
+_KEEPALIVE = 15.0  # seconds an idle connection to a receiver is kept
+_MAX_RECORD = 1000  # attempts per record_notification_attempts call at most
+# Tries to store a batch of outcomes before it is dropped (its rows come back after their
+# lease and are sent again): fewer at shutdown, where nothing is worth waiting long for.
+_RECORD_TRIES = 6
+_RECORD_TRIES_CLOSING = 3
 
 
 def callback_request(
@@ -97,11 +119,13 @@ def _query_value(value: object) -> str:
 class Notifier:
     """Claims due notifications and delivers them, ``concurrency`` at a time.
 
-    ``secret_for`` gives an account's webhook secret. ``http`` is the client to send with
-    (one shared client keeps connections alive); by default the notifier makes its own and
-    closes it in :meth:`stop`. ``poll_interval`` is how often, in seconds of ``clock``, due
-    notifications are looked for when nobody called :meth:`notify` (retries fall due that
-    way). A claimed notification is nobody else's for ``lease_seconds``.
+    ``secret_for`` gives an account's webhook secret. ``http`` is the aiohttp session to send
+    with (the caller's to close); by default the notifier makes its own in :meth:`start` (a
+    session belongs to a running event loop) and closes it in :meth:`stop`. ``poll_interval``
+    is how often, in seconds of ``clock``, due notifications are looked for when nobody called
+    :meth:`notify` (retries fall due that way). A claimed notification is nobody else's for
+    ``lease_seconds``. Outcomes are stored ``record_batch`` at a time, or ``record_delay``
+    seconds of ``clock`` after the first one came.
     """
 
     def __init__(
@@ -112,33 +136,36 @@ class Notifier:
         secret_for: SecretLookup,
         clock: Clock,
         owner: str,
-        http: httpx.AsyncClient | None = None,
-        concurrency: int = 20,
+        http: aiohttp.ClientSession | None = None,
+        concurrency: int = 64,
         poll_interval: float = 1.0,
         lease_seconds: float | None = None,
         stop_timeout: float = 10.0,
+        record_batch: int = 200,
+        record_delay: float = 0.02,
         rng: random.Random | None = None,
     ) -> None:
-        if concurrency < 1 or settings.max_attempts < 1:
-            raise ValueError("concurrency and max_attempts must be at least 1")
+        if concurrency < 1 or settings.max_attempts < 1 or record_batch < 1:
+            raise ValueError("concurrency, max_attempts and record_batch must be at least 1")
         self._store = store
         self._settings = settings
         self._secret_for = secret_for
         self._clock = clock
         self._owner = owner
-        self._own_http = http is None
-        self._http = http or httpx.AsyncClient(
-            timeout=settings.timeout,
-            headers={"User-Agent": _USER_AGENT},
-            limits=httpx.Limits(max_connections=concurrency),
-        )
+        self._http = http
+        self._own_http = False
         self._concurrency = concurrency
+        # Claim only once this many slots are free: a claim is a write transaction, and one
+        # per finished callback would cost more than the callbacks.
+        self._claim_min = max(1, concurrency // 4)
         self._poll_interval = poll_interval
         self._lease = (
             lease_seconds if lease_seconds is not None else max(60.0, 4 * settings.timeout)
         )
         self._stop_timeout = stop_timeout
         self._rng = rng or random.Random()
+        self._deadlines = _Deadlines(clock, settings.timeout)
+        self._recorder = _Recorder(store, clock, batch=record_batch, delay=record_delay)
         self._inflight: set[asyncio.Task[None]] = set()
         self._slot = asyncio.Event()
         self._wake = asyncio.Event()
@@ -147,37 +174,61 @@ class Notifier:
         self.attempts = 0
         self.delivered = 0
 
+    @property
+    def recorded(self) -> int:
+        """Attempts stored."""
+        return self._recorder.recorded
+
+    @property
+    def record_calls(self) -> int:
+        """record_notification_attempts calls (transactions) that stored them."""
+        return self._recorder.calls
+
     def start(self) -> None:
-        """Start delivering in the background."""
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop().create_task(self._run())
+        """Start delivering in the background; call from the event loop that will run it."""
+        if self._loop is not None:
+            return
+        loop = asyncio.get_running_loop()
+        if self._http is None:
+            self._http = _new_session(self._concurrency)
+            self._own_http = True
+        self._deadlines.start()
+        self._recorder.start()
+        self._loop = loop.create_task(self._run())
 
     def notify(self) -> None:
         """Notifications were written: look for due ones now."""
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop claiming, let the attempts under way finish (bounded), close the client."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+        """Stop claiming, let the attempts under way finish (bounded), record them, and close
+        the session the notifier made."""
+        if self._loop is None:
+            return
+        self._loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._loop
+        self._loop = None
         pending = list(self._inflight)
         if pending:
             everything = asyncio.gather(*pending, return_exceptions=True)
             await first_completed(asyncio.shield(everything), self._clock.sleep(self._stop_timeout))
+            # Attempts cut short here are not recorded: their lease brings them back.
             for task in pending:
                 task.cancel()
             await everything
-        if self._own_http:
-            await self._http.aclose()
+        await self._recorder.close()
+        await self._deadlines.close()
+        if self._own_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+            self._own_http = False
 
     async def _run(self) -> None:
         backoff = Backoff(0.1, 10.0, rng=self._rng)
         while True:
             free = self._concurrency - len(self._inflight)
-            if free <= 0:
+            if free < self._claim_min:
                 self._slot.clear()
                 await self._slot.wait()
                 continue
@@ -189,16 +240,22 @@ class Notifier:
                 await self._clock.sleep(backoff.next_delay())
                 continue
             backoff.reset()
+            loop = asyncio.get_running_loop()
             for notification in claimed:
-                task = asyncio.get_running_loop().create_task(self._deliver(notification))
+                task = loop.create_task(self._deliver(notification))
                 self._inflight.add(task)
                 task.add_done_callback(self._done)
             if len(claimed) < free:
+                # Nothing more is due: wait for news or for the next poll.
                 await first_completed(self._wake.wait(), self._clock.sleep(self._poll_interval))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        self._slot.set()
+        if self._concurrency - len(self._inflight) >= self._claim_min:
+            self._slot.set()
+        if not self._inflight:
+            # No other outcome is on its way: store these now rather than wait for a batch.
+            self._recorder.flush_soon()
 
     async def _claim(self, limit: int) -> list[Notification]:
         now = self._clock.now()
@@ -215,14 +272,13 @@ class Notifier:
             status_code, error, give_up = None, str(exc), True
         except Exception as exc:
             log.exception("callback %d: attempt failed", notification.id)
-            status_code, error = None, f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]
+            status_code, error = None, _error_text(exc)
         delivered = status_code is not None and 200 <= status_code < 300
         self.attempts += 1
         self.delivered += delivered
-        now = self._clock.now()
         next_attempt_at = None
         if not delivered and not give_up:
-            next_attempt_at = now + timedelta(seconds=self._retry_delay(attempt))
+            next_attempt_at = self._clock.now() + timedelta(seconds=self._retry_delay(attempt))
         if not delivered:
             log.info(
                 "callback %d to %s, attempt %d: %s%s",
@@ -232,39 +288,50 @@ class Notifier:
                 error,
                 "" if next_attempt_at else "; given up",
             )
-        try:
-            await self._store.record_notification_attempt(
-                notification.id,
+        self._recorder.add(
+            NotificationAttempt(
+                notification_id=notification.id,
                 delivered=delivered,
                 status_code=status_code,
                 error=None if delivered else error,
                 next_attempt_at=next_attempt_at,
-                now=now,
             )
-        except Exception:
-            log.exception("cannot record callback %d; it is sent again later", notification.id)
+        )
 
     async def _attempt(self, notification: Notification) -> tuple[int | None, str | None]:
         """(HTTP status, error text) of one attempt; status None when no answer came."""
         secret = await self._secret_for(notification.account_id)
         if secret is None:
             raise _NoSecretError(f"account {notification.account_id} has no webhook secret")
+        http = self._http
+        if http is None:
+            raise RuntimeError("the notifier is not started")
         timestamp = int(self._clock.now().timestamp())
         method, url, headers, body = callback_request(notification, secret, timestamp)
+        deadline = self._deadlines.arm()
         try:
-            # The client's timeout bounds each network step; this bounds the whole attempt.
-            async with asyncio.timeout(self._settings.timeout):
-                request = self._http.build_request(method, url, headers=headers, content=body)
-                response = await self._http.send(request, stream=True)
-                try:
-                    text = await _read_some(response)
-                finally:
-                    await response.aclose()
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
-            return None, (f"{type(exc).__name__}: {exc}".rstrip(": "))[:_MAX_ERROR]
-        if 200 <= response.status_code < 300:
-            return response.status_code, None
-        return response.status_code, f"HTTP {response.status_code}: {text}"[:_MAX_ERROR]
+            try:
+                async with http.request(
+                    method,
+                    _wire_url(url),
+                    headers=headers,
+                    data=body or None,
+                    allow_redirects=False,
+                ) as response:
+                    status = response.status
+                    answer = await _read_some(response)
+            finally:
+                deadline.finished = True
+        except asyncio.CancelledError:
+            if not self._deadlines.timed_out(deadline):
+                raise
+            return None, "TimeoutError"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return None, _error_text(exc)
+        if 200 <= status < 300:
+            return status, None
+        text = answer.decode("utf-8", errors="replace").strip()
+        return status, f"HTTP {status}: {text}"[:_MAX_ERROR]
 
     def _retry_delay(self, attempt: int) -> float:
         """Seconds before attempt ``attempt + 1``: the ``attempt``-th backoff delay."""
@@ -279,12 +346,217 @@ class _NoSecretError(Exception):
     pass
 
 
-async def _read_some(response: httpx.Response) -> str:
+def _new_session(concurrency: int) -> aiohttp.ClientSession:
+    """The notifier's own session: up to ``concurrency`` connections, kept alive."""
+    connector = aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=_KEEPALIVE)
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": _USER_AGENT},
+        # No aiohttp timeouts: each attempt is bounded as a whole by the notifier's deadlines
+        # (the injected clock), and aiohttp's would only add timers to every request.
+        timeout=aiohttp.ClientTimeout(),
+        # One receiver's cookies must not ride along on later callbacks.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # Proxies from the environment (HTTP_PROXY, NO_PROXY...) are honoured as httpx did; only
+        # when some are set, since aiohttp then looks them up again for every request.
+        trust_env=bool(getproxies()),
+    )
+
+
+def _wire_url(url: str) -> URL:
+    """``url`` as it goes on the wire.
+
+    A URL of printable ASCII is sent exactly as written: the GET form's signature covers its
+    query string byte for byte, and yarl would otherwise normalise it (``%2C`` becomes ``,``).
+    Anything else (a space, Georgian in the path, an IDN host) is left to yarl to
+    percent-encode, as httpx did.
+    """
+    if url.isascii() and url.isprintable() and " " not in url:
+        return URL(url, encoded=True)
+    return URL(url)
+
+
+async def _read_some(response: aiohttp.ClientResponse) -> bytes:
+    """At most 64 KiB of the body: enough of an error page to say what went wrong. A short body
+    read to its end also lets the connection be used again."""
+    content = response.content
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    while size < _MAX_BODY and not content.at_eof():
+        chunk = await content.read(_MAX_BODY - size)
+        if not chunk:
+            break
         chunks.append(chunk)
         size += len(chunk)
-        if size >= _MAX_BODY:
-            break
-    return b"".join(chunks).decode("utf-8", errors="replace").strip()
+    return b"".join(chunks)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")[:_MAX_ERROR]
+
+
+@dataclass(slots=True)
+class _Deadline:
+    #: On the clock's monotonic time.
+    at: float
+    task: asyncio.Task[Any]
+    #: ``task.cancelling()`` when armed: cancellations that were not ours.
+    cancelling: int
+    finished: bool = False
+    expired: bool = False
+
+
+class _Deadlines:
+    """Bounds every attempt by ``seconds`` of ``clock``, with one watcher task for them all.
+
+    What ``asyncio.timeout`` does, but on the injected clock (tests move time rather than wait
+    for it) and cheaper: every attempt has the same bound, so deadlines come in the order the
+    attempts start and the watcher only looks at the oldest one still running. That is about
+    one wake-up per ``seconds``, where ``asyncio.timeout`` schedules and cancels a timer per
+    attempt. An expired attempt's task is cancelled; :meth:`timed_out` tells that cancellation
+    from any other.
+    """
+
+    def __init__(self, clock: Clock, seconds: float) -> None:
+        self._clock = clock
+        self._seconds = seconds
+        self._entries: deque[_Deadline] = deque()
+        self._armed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._entries.clear()
+
+    def arm(self) -> _Deadline:
+        """A deadline for the current task; set its ``finished`` when the bounded work ends."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("deadlines bound tasks")
+        entries = self._entries
+        # Drop the finished ones at the front, so the queue holds little more than the attempts
+        # under way (finished ones behind a running one wait for the watcher).
+        while entries and entries[0].finished:
+            entries.popleft()
+        deadline = _Deadline(self._clock.monotonic() + self._seconds, task, task.cancelling())
+        entries.append(deadline)
+        self._armed.set()
+        return deadline
+
+    def timed_out(self, deadline: _Deadline) -> bool:
+        """After a CancelledError in the bounded work: True when it was this deadline's doing
+        and nothing else cancelled the task (then the error is to be swallowed)."""
+        return deadline.expired and deadline.task.uncancel() <= deadline.cancelling
+
+    async def _run(self) -> None:
+        entries = self._entries
+        while True:
+            while entries and entries[0].finished:
+                entries.popleft()
+            if not entries:
+                self._armed.clear()
+                await self._armed.wait()
+                continue
+            head = entries[0]
+            delay = head.at - self._clock.monotonic()
+            if delay > 0:
+                await self._clock.sleep(delay)
+                continue
+            entries.popleft()
+            head.expired = True
+            head.task.cancel()
+
+
+class _Recorder:
+    """Collects attempt outcomes and stores them with one record_notification_attempts call
+    per batch.
+
+    The shape of the dispatcher's recorder of submit results: a batch is stored once ``batch``
+    outcomes wait, ``delay`` seconds of ``clock`` after the first came, or at once when asked
+    (:meth:`flush_soon`, :meth:`close`). Nothing waits for an outcome to be stored, so there
+    are no per-outcome futures. A batch that cannot be stored is tried again with backoff a few
+    times, then dropped: its rows come due again after their lease and are sent again.
+    """
+
+    def __init__(self, store: MessageStore, clock: Clock, *, batch: int, delay: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._batch = batch
+        self._delay = delay
+        self._pending: list[NotificationAttempt] = []
+        self._ready = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        #: Successful calls, and the attempts they stored.
+        self.calls = 0
+        self.recorded = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._closing = False
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def add(self, attempt: NotificationAttempt) -> None:
+        self._pending.append(attempt)
+        self._ready.set()
+        if len(self._pending) >= self._batch:
+            self._urgent.set()
+
+    def flush_soon(self) -> None:
+        """Store what is pending without waiting for a fuller batch."""
+        if self._pending:
+            self._urgent.set()
+
+    async def close(self) -> None:
+        """Store everything pending, then stop."""
+        self._closing = True
+        self._ready.set()
+        self._urgent.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not (self._closing and not self._pending):
+            await self._ready.wait()
+            if not self._urgent.is_set():
+                await first_completed(self._urgent.wait(), self._clock.sleep(self._delay))
+            batch = self._pending[:_MAX_RECORD]
+            del self._pending[:_MAX_RECORD]
+            if len(self._pending) < self._batch and not self._closing:
+                self._urgent.clear()
+            if not self._pending:
+                self._ready.clear()
+            if batch:
+                await self._record(batch)
+
+    async def _record(self, batch: Sequence[NotificationAttempt]) -> None:
+        backoff = Backoff(0.1, 5.0)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                await self._store.record_notification_attempts(batch, self._clock.now())
+            except Exception:
+                if tries >= (_RECORD_TRIES_CLOSING if self._closing else _RECORD_TRIES):
+                    log.exception(
+                        "cannot record %d callback attempts; given up, they are sent again "
+                        "after their lease",
+                        len(batch),
+                    )
+                    return
+                log.exception("cannot record %d callback attempts; trying again", len(batch))
+                await self._clock.sleep(backoff.next_delay())
+                continue
+            self.calls += 1
+            self.recorded += len(batch)
+            return

@@ -162,6 +162,21 @@ class Notification:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationAttempt:
+    """The outcome of one callback attempt, as the notifier records it."""
+
+    notification_id: int
+    #: The receiver answered with a 2xx.
+    delivered: bool
+    #: The HTTP status of the answer; None when no answer came.
+    status_code: int | None
+    #: Why it was not delivered; None when it was.
+    error: str | None
+    #: When to try again; None when delivered, or when not delivered and given up.
+    next_attempt_at: datetime | None
+
+
 class MessageStore(Protocol):
     """The message pipeline's storage."""
 
@@ -203,17 +218,16 @@ class MessageStore(Protocol):
         self, limit: int, owner: str, now: datetime, lease_until: datetime
     ) -> list[Notification]: ...
 
-    async def record_notification_attempt(
-        self,
-        notification_id: int,
-        *,
-        delivered: bool,
-        status_code: int | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-        now: datetime,
+    async def record_notification_attempts(
+        self, attempts: Sequence[NotificationAttempt], now: datetime
     ) -> None:
-        """One attempt's outcome; ``next_attempt_at`` None with ``delivered`` False = given up."""
+        """Count each attempt, all in one transaction.
+
+        A notification ends delivered, given up (failed: not delivered and no
+        ``next_attempt_at``), or due again at ``next_attempt_at``. Only a pending notification
+        changes: a late report from a worker whose lease ran out must not turn a callback
+        another worker delivered back into a pending one. Unknown ids are ignored.
+        """
         ...
 
     async def counters(self) -> dict[str, int]:

@@ -47,6 +47,7 @@ from mesiji.storage.message_ports import (
     MessageQuery,
     MessageView,
     Notification,
+    NotificationAttempt,
     PartToSend,
     StatusChange,
     SubmitResult,
@@ -341,31 +342,18 @@ class SqlMessageStore:
         async with self._writing() as conn:
             return await outbox.claim_notifications(conn, limit, now, lease_until)
 
-    async def record_notification_attempt(
-        self,
-        notification_id: int,
-        *,
-        delivered: bool,
-        status_code: int | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-        now: datetime,
+    async def record_notification_attempts(
+        self, attempts: Sequence[NotificationAttempt], now: datetime
     ) -> None:
-        """One attempt's outcome; ``next_attempt_at`` None with ``delivered`` False = given up.
+        """Count each attempt, in one transaction (see
+        :func:`mesiji.storage.notifications_sql.record_notification_attempts`).
 
-        An unknown notification raises :class:`NotFound`; one no longer pending is left as it
-        is.
+        A notification no longer pending is left as it is; unknown ids are ignored.
         """
+        if not attempts:
+            return
         async with self._writing() as conn:
-            await outbox.record_notification_attempt(
-                conn,
-                notification_id,
-                delivered=delivered,
-                status_code=status_code,
-                error=error,
-                next_attempt_at=next_attempt_at,
-                now=now,
-            )
+            await outbox.record_notification_attempts(conn, attempts, now)
 
     # -- metrics ----------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """The callback outbox on SQL: what a status callback says, queueing it, and delivering it.
 
 A notification row is written in the transaction that changes the message's status (see
-:mod:`mesiji.storage.part_outcomes_sql`), so a status is never stored without its callback.
-Workers claim due rows with a lease and record each attempt. Functions here run inside a
-transaction the caller opened.
+:mod:`mesiji.storage.outcomes_sql`), so a status is never stored without its callback.
+Workers claim due rows with a lease and record their attempts in batches. Functions here run
+inside a transaction the caller opened.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesiji.domain.statuses import MessageStatus
-from mesiji.storage.errors import NotFound
 from mesiji.storage.id_lists import ids_in
-from mesiji.storage.message_ports import Notification
+from mesiji.storage.message_ports import Notification, NotificationAttempt
 from mesiji.storage.schema import notifications
+from mesiji.storage.types import UtcDateTime
 
 __all__ = [
     "DELIVERED",
@@ -29,7 +29,7 @@ __all__ = [
     "StatusCallback",
     "claim_notifications",
     "enqueue_status_callbacks",
-    "record_notification_attempt",
+    "record_notification_attempts",
     "status_payload",
 ]
 
@@ -158,44 +158,53 @@ async def claim_notifications(
     ]
 
 
-async def record_notification_attempt(
-    conn: AsyncConnection,
-    notification_id: int,
-    *,
-    delivered: bool,
-    status_code: int | None,
-    error: str | None,
-    next_attempt_at: datetime | None,
-    now: datetime,
+async def record_notification_attempts(
+    conn: AsyncConnection, attempts: Sequence[NotificationAttempt], now: datetime
 ) -> None:
-    """Count one attempt; the row ends delivered, given up (failed), or due again later.
+    """Count each attempt; its row ends delivered, given up (failed), or due again later.
 
-    Only a pending row changes: a late report from a worker whose lease ran out must not turn
-    a callback another worker delivered back into a pending one.
+    One UPDATE executed for every attempt (an executemany: one prepared statement pipelined on
+    asyncpg, one call on SQLite), whatever the batch holds. Only a pending row changes: a late
+    report from a worker whose lease ran out must not turn a callback another worker delivered
+    back into a pending one. An id that matches no row changes nothing.
     """
-    values: dict[str, object] = {
-        "attempts": notifications.c.attempts + 1,
-        "last_status_code": status_code,
-        "last_error": error,
-        "updated_at": now,
-    }
-    if delivered:
-        values["status"] = DELIVERED
-    elif next_attempt_at is None:
-        values["status"] = FAILED
-    else:
-        values["next_attempt_at"] = next_attempt_at
+    if not attempts:
+        return
     statement = (
         update(notifications)
-        .where(notifications.c.id == notification_id, notifications.c.status == PENDING)
-        .values(values)
-        .returning(notifications.c.id)
+        .where(notifications.c.id == bindparam("n_id"), notifications.c.status == PENDING)
+        .values(
+            attempts=notifications.c.attempts + 1,
+            status=bindparam("n_status"),
+            last_status_code=bindparam("n_code"),
+            last_error=bindparam("n_error"),
+            # A finished row keeps its last next_attempt_at; a retried one takes the new time.
+            next_attempt_at=func.coalesce(
+                bindparam("n_next", type_=UtcDateTime()), notifications.c.next_attempt_at
+            ),
+            updated_at=bindparam("n_now", type_=UtcDateTime()),
+        )
     )
-    if (await conn.execute(statement)).first() is not None:
-        return
-    exists = notifications.select().where(notifications.c.id == notification_id)
-    if (await conn.execute(exists)).first() is None:
-        raise NotFound(f"no notification {notification_id}")
+    # In id order (stable, so two attempts at one row apply as they came): concurrent gateways
+    # then lock shared rows in the same order and cannot deadlock on PostgreSQL.
+    rows = [
+        {
+            "n_id": a.notification_id,
+            "n_status": _outcome(a),
+            "n_code": a.status_code,
+            "n_error": a.error,
+            "n_next": None if a.delivered else a.next_attempt_at,
+            "n_now": now,
+        }
+        for a in sorted(attempts, key=lambda a: a.notification_id)
+    ]
+    await conn.execute(statement, rows)
+
+
+def _outcome(attempt: NotificationAttempt) -> str:
+    if attempt.delivered:
+        return DELIVERED
+    return FAILED if attempt.next_attempt_at is None else PENDING
 
 
 def _iso(moment: datetime) -> str:
