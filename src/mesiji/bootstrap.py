@@ -100,6 +100,7 @@ class Gateway:
             max_body_bytes=settings.http.max_body_bytes,
             health=self.healthy,
             metrics=self.metrics,
+            telemetry=settings.http.telemetry,
         )
 
     @classmethod

@@ -47,6 +47,13 @@ class HttpSettings:
     max_body_bytes: int = field(
         default=1_048_576, metadata=_doc("Larger request bodies are refused with 413.")
     )
+    telemetry: bool = field(
+        default=False,
+        metadata=_doc(
+            "FastAPI's OpenTelemetry traces and metrics of each request, for an OpenTelemetry "
+            "SDK configured in the process. Off: it costs CPU on every request."
+        ),
+    )
     lookup_cache_seconds: float = field(
         default=2.0,
         metadata=_doc(

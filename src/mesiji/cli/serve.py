@@ -79,6 +79,8 @@ def server_for(gateway: Gateway, host: str, port: int, log_level: str) -> uvicor
         loop="none",
         lifespan="off",
         access_log=False,
+        # Nothing reads the client's address (no access log), so X-Forwarded-* is not parsed.
+        proxy_headers=False,
         log_level=log_level,
         timeout_graceful_shutdown=10,
     )

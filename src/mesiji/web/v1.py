@@ -151,9 +151,8 @@ async def send_messages(
     body: SendMessages,
     context: Ctx,
     account: Authed,
-    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> SendAnswer:
+) -> Response:
     """Send one text to many numbers, or a text per number."""
     recipients = _recipients(body, context.max_recipients)
     request_hash = None
@@ -175,9 +174,12 @@ async def send_messages(
             request_hash=request_hash,
         ),
     )
-    if result.replayed:
-        response.status_code = 200
-    return _send_answer(result)
+    # Serialized here, once: returned as a model, FastAPI would validate it again first.
+    return Response(
+        _send_answer(result).model_dump_json(),
+        status_code=200 if result.replayed else 201,
+        media_type="application/json",
+    )
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail)
