@@ -77,7 +77,9 @@ class Gateway:
         # Concurrent requests share one transaction (and one fsync) per group commit. Groups
         # form while the previous one commits; waiting for companions when idle (max_delay)
         # measured no faster on the peer benchmark, and only adds latency.
-        self.batcher = AcceptBatcher(self.messages, clock, max_delay=0.0)
+        self.batcher = AcceptBatcher(
+            self.messages, clock, max_delay=0.0, max_queued=settings.http.max_pending_requests
+        )
         # Routing comes with channel policies; until then every message takes the first channel.
         self.accept = AcceptService(
             self.lookups,
@@ -159,6 +161,8 @@ class Gateway:
                 lines.append(f'mesiji_dispatch_{field}_total{{channel="{channel}"}} {value}')
             bound = int(dispatcher.channel.bound)
             lines.append(f'mesiji_channel_bound{{channel="{channel}"}} {bound}')
+        lines.append(f"mesiji_accept_groups_total {self.batcher.groups}")
+        lines.append(f"mesiji_accept_overloaded_total {self.batcher.overloaded}")
         lines.append(f"mesiji_receipts_stored_total {self.receipts.stored}")
         lines.append(f"mesiji_callbacks_attempted_total {self.notifier.attempts}")
         lines.append(f"mesiji_callbacks_delivered_total {self.notifier.delivered}")

@@ -11,6 +11,8 @@ Every exception Mesiji raises on purpose derives from :class:`MesijiError`. Each
     ├── InsufficientBalance            the balance does not cover a request (domain.credits)
     ├── RequestError                   an API request refused, with a stable ErrorCode
     │                                  (services.errors; mapped to HTTP by mesiji.web)
+    ├── Overloaded                     more requests waiting than the gateway takes:
+    │                                  transient, HTTP 429 with Retry-After
     ├── StorageError                   anything the database said (storage.errors)
     │   ├── StorageUnavailable         locked, full or unreachable: transient, HTTP 503
     │   ├── Conflict                   a uniqueness rule, e.g. an Idempotency-Key reused
@@ -44,6 +46,12 @@ class MesijiError(Exception):
 
 class ConfigError(MesijiError):
     """Settings that cannot work (unknown option, impossible value)."""
+
+
+class Overloaded(MesijiError):
+    """More work is waiting than the gateway accepts: refused now, to be retried shortly."""
+
+    transient = True
 
 
 class TextError(MesijiError):

@@ -47,6 +47,13 @@ class HttpSettings:
     max_body_bytes: int = field(
         default=1_048_576, metadata=_doc("Larger request bodies are refused with 413.")
     )
+    max_pending_requests: int = field(
+        default=4096,
+        metadata=_doc(
+            "Send requests waiting to be committed at most; more are refused with 429 and "
+            "Retry-After until the database catches up."
+        ),
+    )
     telemetry: bool = field(
         default=False,
         metadata=_doc(

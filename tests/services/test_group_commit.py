@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mesiji.errors import Overloaded
 from mesiji.services.accept import AcceptService, Recipient, SendRequest
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.group_commit import AcceptBatcher
@@ -259,9 +260,29 @@ async def test_a_cancelled_committer_fails_its_callers(
     assert isinstance(await batcher.accept(_batch(), clock.now()), Accepted)
 
 
+async def test_requests_beyond_max_queued_are_refused_as_overload(
+    group_store: GroupStore, clock: VirtualClock
+) -> None:
+    batcher = AcceptBatcher(group_store, clock, max_delay=0, max_queued=3)
+    group_store.gate = asyncio.Event()
+    committing = asyncio.create_task(batcher.accept(_batch(), clock.now()))
+    await _settle()
+    waiting = [asyncio.create_task(batcher.accept(_batch(), clock.now())) for _ in range(3)]
+    await _settle()
+    with pytest.raises(Overloaded):
+        await batcher.accept(_batch(), clock.now())
+    assert batcher.overloaded == 1
+    group_store.gate.set()
+    assert len(await asyncio.gather(committing, *waiting)) == 4
+    # Room again once the queue drained.
+    assert isinstance(await batcher.accept(_batch(), clock.now()), Accepted)
+
+
 def test_settings_are_checked(group_store: GroupStore, clock: VirtualClock) -> None:
     with pytest.raises(ValueError, match="max_batch"):
         AcceptBatcher(group_store, clock, max_batch=0)
+    with pytest.raises(ValueError, match="max_queued"):
+        AcceptBatcher(group_store, clock, max_queued=0)
     with pytest.raises(ValueError, match="max_delay"):
         AcceptBatcher(group_store, clock, max_delay=-1)
 
@@ -359,3 +380,22 @@ async def test_the_service_maps_the_batcher_errors_as_before(
     with pytest.raises(RequestError) as raised:
         await failing.send(account, _request("+995599000003"))
     assert (raised.value.code, raised.value.transient) == (ErrorCode.unavailable, True)
+
+    group_store.gate = asyncio.Event()
+    full = AcceptService(
+        AccountLookups(sql_store, clock, ttl=2.0),
+        messages,
+        ChannelSettings(),
+        clock,
+        batcher=AcceptBatcher(group_store, clock, max_delay=0, max_queued=1),
+    )
+    first = asyncio.create_task(full.send(account, _request("+995599000004")))
+    await _settle()
+    second = asyncio.create_task(full.send(account, _request("+995599000005")))
+    await _settle()
+    with pytest.raises(RequestError) as raised:
+        await full.send(account, _request("+995599000006"))
+    assert (raised.value.code, raised.value.transient) == (ErrorCode.too_many_requests, True)
+    assert raised.value.code.http_status == 429
+    group_store.gate.set()
+    await asyncio.gather(first, second)

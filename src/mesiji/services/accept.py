@@ -19,6 +19,7 @@ from mesiji.domain import credits as domain_credits
 from mesiji.domain.numbers import NumberError as _NumberError
 from mesiji.domain.numbers import parse_destination
 from mesiji.domain.statuses import MessageStatus
+from mesiji.errors import Overloaded
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.lookups import AccountLookups
@@ -159,6 +160,10 @@ class AcceptService:
             ) from exc
         except storage_errors.StorageUnavailable as exc:
             raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        except Overloaded as exc:
+            raise RequestError(
+                ErrorCode.too_many_requests, "the gateway is overloaded; retry shortly"
+            ) from exc
         if self._on_accepted is not None and not result.replayed:
             self._on_accepted()
         status = MessageStatus.SCHEDULED if send_at is not None else MessageStatus.QUEUED

@@ -11,6 +11,10 @@ after that commit; if the transaction fails, every caller of the group gets the 
 Batching is natural: while one group commits, new requests queue for the next, so the busier
 the gateway, the larger the groups, with no timer. ``max_delay`` only applies when a request
 finds the committer idle: it waits that long for companions before committing.
+
+Overload: when ``max_queued`` requests already wait for a commit (the database cannot keep
+up), a new one is refused at once with :class:`~mesiji.errors.Overloaded` (HTTP 429 and
+``Retry-After``) instead of joining a queue whose answers would come too late to be useful.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mesiji.clock import Clock
+from mesiji.errors import Overloaded
 from mesiji.storage.errors import StorageError, StorageUnavailable
 from mesiji.storage.message_ports import AcceptBatch, Accepted, AcceptOutcome, GroupAcceptStore
 
@@ -38,7 +43,8 @@ class AcceptBatcher:
     """Accepts requests through group commits; use it where ``store.accept`` was called.
 
     ``accept`` raises what ``store.accept`` would: InsufficientBalance, Conflict, NotFound,
-    StorageUnavailable. :meth:`close` refuses new requests and waits for the queued ones.
+    StorageUnavailable; and :class:`~mesiji.errors.Overloaded` when ``max_queued`` requests
+    are already waiting. :meth:`close` refuses new requests and waits for the queued ones.
     """
 
     def __init__(
@@ -48,21 +54,25 @@ class AcceptBatcher:
         *,
         max_batch: int = 256,
         max_delay: float = 0.002,
+        max_queued: int = 4096,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, not {max_batch}")
+        if max_batch < 1 or max_queued < 1:
+            raise ValueError("max_batch and max_queued must be at least 1")
         if max_delay < 0:
             raise ValueError(f"max_delay cannot be negative: {max_delay}")
         self._store = store
         self._clock = clock
         self._max_batch = max_batch
         self._max_delay = max_delay
+        self._max_queued = max_queued
         self._queue: deque[_Request] = deque()
         self._committer: asyncio.Task[None] | None = None
         self._closed = False
         #: Transactions run and requests they held, for metrics and tests.
         self.groups = 0
         self.requests = 0
+        #: Requests refused because ``max_queued`` were waiting.
+        self.overloaded = 0
 
     @property
     def queued(self) -> int:
@@ -73,6 +83,9 @@ class AcceptBatcher:
         """Store ``batch`` in the next group commit; its result once that commit is durable."""
         if self._closed:
             raise StorageUnavailable("the gateway is shutting down")
+        if len(self._queue) >= self._max_queued:
+            self.overloaded += 1
+            raise Overloaded(f"{len(self._queue)} requests are waiting to be stored")
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         self._queue.append(_Request(batch, now, future))
         if self._committer is None:
