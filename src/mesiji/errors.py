@@ -48,7 +48,7 @@ class ConfigError(MesijiError):
     """Settings that cannot work (unknown option, impossible value)."""
 
 
-class Overloaded(MesijiError):
+class Overloaded(MesijiError):  # noqa: N818 -- named like StorageUnavailable, its sibling
     """More work is waiting than the gateway accepts: refused now, to be retried shortly."""
 
     transient = True

@@ -14,6 +14,7 @@ from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
 from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import AcceptBatch, Accepted, AcceptOutcome
+from mesiji.testing.waiting import eventually
 from mesiji.web.app import create_app
 from mesiji.web.context import WebContext
 from tests.web.conftest import Api
@@ -54,8 +55,7 @@ async def test_overload_and_unavailable_storage_answer_with_retry_after(api: Api
         committing = asyncio.create_task(client.post("/v1/messages", json=body, headers=headers))
         await stuck.committing.wait()
         waiting = asyncio.create_task(client.post("/v1/messages", json=body, headers=headers))
-        while batcher.queued == 0:
-            await asyncio.sleep(0)
+        await eventually(lambda: batcher.queued == 1)
 
         refused = await client.post("/v1/messages", json=body, headers=headers)
         assert refused.status_code == 429
