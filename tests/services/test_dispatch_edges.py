@@ -14,13 +14,9 @@ import pytest
 
 from mesiji.domain.statuses import PartStatus
 from mesiji.services.channels import Channel, client_settings
-from mesiji.services.dispatch import (
-    Dispatcher,
-    SubmitBuilder,
-    UnsendableError,
-    smpp_absolute_time,
-)
+from mesiji.services.dispatch import Dispatcher
 from mesiji.services.receipts import ReceiptHandler
+from mesiji.services.submit_builder import SubmitBuilder, UnsendableError, smpp_absolute_time
 from mesiji.settings import ChannelSettings, DispatchSettings
 from mesiji.smpp import tlv
 from mesiji.smpp.constants import CommandStatus

@@ -389,13 +389,13 @@ async def test_the_service_maps_the_batcher_errors_as_before(
         clock,
         batcher=AcceptBatcher(group_store, clock, max_delay=0, max_queued=1),
     )
-    first = asyncio.create_task(full.send(account, _request("+995599000004")))
+    committing = asyncio.create_task(full.send(account, _request("+995599000004")))
     await _settle()
-    second = asyncio.create_task(full.send(account, _request("+995599000005")))
+    waiting = asyncio.create_task(full.send(account, _request("+995599000005")))
     await _settle()
     with pytest.raises(RequestError) as raised:
         await full.send(account, _request("+995599000006"))
     assert (raised.value.code, raised.value.transient) == (ErrorCode.too_many_requests, True)
     assert raised.value.code.http_status == 429
     group_store.gate.set()
-    await asyncio.gather(first, second)
+    await asyncio.gather(committing, waiting)

@@ -6,7 +6,8 @@
 
 The next batch is claimed while the current one is on the wire, and results are stored in
 batches of ``record_batch`` (or after ``record_delay``, or at once when nothing is left in
-flight), never a transaction per part.
+flight), never a transaction per part (:mod:`mesiji.services.batching`). The submit_sm
+itself is written by :mod:`mesiji.services.submit_builder`.
 
 What becomes of a part:
 
@@ -31,148 +32,35 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from mesiji.clock import Clock, first_completed
 from mesiji.domain.statuses import PartStatus
 from mesiji.errors import (
     CommandStatusError,
     ConnectionClosedError,
-    MesijiError,
     PduError,
     ResponseTimeoutError,
-    TextError,
     TransientStatusError,
 )
 from mesiji.pacing import Backoff
+from mesiji.services.batching import BatchWriter, RetryPolicy
 from mesiji.services.channels import Channel
+from mesiji.services.submit_builder import SubmitBuilder, UnsendableError
 from mesiji.settings import DispatchSettings
-from mesiji.smpp.addresses import Address, destination_address, source_address
-from mesiji.smpp.constants import EsmClass, RegisteredDelivery, status_name
+from mesiji.smpp.constants import status_name
 from mesiji.smpp.pdus import SubmitSm, SubmitSmResp
 from mesiji.smpp.receipts import canonical_message_id
-from mesiji.smpp.submit import part_tlvs
 from mesiji.storage.message_ports import MessageStore, PartToSend, StatusChange, SubmitResult
-from mesiji.text import Alphabet, ConcatMethod, Part, split_text
 
-__all__ = [
-    "DispatchStats",
-    "Dispatcher",
-    "SubmitBuilder",
-    "UnsendableError",
-    "first_completed",
-    "smpp_absolute_time",
-]
+__all__ = ["DispatchStats", "Dispatcher"]
 
 log = logging.getLogger(__name__)
 
-_UDHI = int(EsmClass.udhi)
-_RECEIPT = int(RegisteredDelivery.receipt_always)
-_ADDRESS_OCTETS = 20  # source_addr and destination_addr: C-Octet Strings of 21 (§4.4.1)
-_MAX_RECORD = 1000  # results per record_submissions call at most
-_MAX_SENDERS = 1024
-_ALPHABETS = {alphabet.value: alphabet for alphabet in Alphabet}
-
-
-def smpp_absolute_time(moment: datetime) -> str:
-    """``moment`` as an SMPP absolute time "YYMMDDhhmmsstnnp" (SMPP 3.4 §7.1.1), in UTC.
-
-    Written in UTC (nn=00, p="+") with tenths 0; a naive ``moment`` is taken as UTC.
-    """
-    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return f"{utc:%y%m%d%H%M%S}000+"
-
-
-class UnsendableError(MesijiError):
-    """A part that cannot be written as a submit_sm; ``error_code`` is recorded with it."""
-
-    def __init__(self, error_code: str, detail: str) -> None:
-        super().__init__(f"{error_code}: {detail}")
-        self.error_code = error_code
-
-
-class SubmitBuilder:
-    """Writes a claimed part's submit_sm with a channel's text policy.
-
-    The part's segment is cut again from the message body exactly as at accept time, so its
-    UDH (or sar_* TLVs) carry the message's reference and the part's number. The split of the
-    last message is kept, since its parts are usually claimed together.
-    """
-
-    def __init__(self, concat: ConcatMethod, *, allow_latin1: bool) -> None:
-        self.concat = concat
-        self.allow_latin1 = allow_latin1
-        self._max_reference = 0xFF if concat is ConcatMethod.udh8 else 0xFFFF
-        self._last: tuple[int, str, str, int] | None = None
-        self._pieces: list[Part] = []
-        # Senders are few: each is checked once (bounded, should an install have very many).
-        self._senders: dict[str, Address] = {}
-
-    def build(self, part: PartToSend, now: datetime) -> SubmitSm:
-        """The submit_sm of ``part``, asking for a receipt; raises :class:`UnsendableError`."""
-        validity = ""
-        if part.valid_until is not None:
-            if part.valid_until <= now:
-                raise UnsendableError("VALIDITY_EXPIRED", f"valid until {part.valid_until}")
-            validity = smpp_absolute_time(part.valid_until)
-        piece = self._piece(part)
-        source = self._senders.get(part.sender)
-        if source is None:
-            source = _checked(source_address(part.sender), "ESME_RINVSRCADR")
-            if len(self._senders) >= _MAX_SENDERS:
-                self._senders.clear()
-            self._senders[part.sender] = source
-        dest = _checked(destination_address(part.destination), "ESME_RINVDSTADR")
-        return SubmitSm(
-            source_addr_ton=source.ton,
-            source_addr_npi=source.npi,
-            source_addr=source.addr,
-            dest_addr_ton=dest.ton,
-            dest_addr_npi=dest.npi,
-            destination_addr=dest.addr,
-            esm_class=_UDHI if piece.udhi else 0,
-            validity_period=validity,
-            registered_delivery=_RECEIPT,
-            data_coding=piece.data_coding,
-            short_message=piece.short_message,
-            tlvs=part_tlvs(piece),
-        )
-
-    def _piece(self, part: PartToSend) -> Part:
-        # The reference is masked to the method's field: udh8 carries 8 bits (3GPP TS 23.040
-        # §9.2.3.24.1), udh16 and sar_msg_ref_num 16 (§9.2.3.24.8, SMPP 3.4 §5.3.2.22).
-        reference = part.concat_reference & self._max_reference
-        key = (part.message_id, part.body, part.alphabet, reference)
-        if key != self._last:
-            self._last = None
-            alphabet = _ALPHABETS.get(part.alphabet)
-            if alphabet is None:
-                raise UnsendableError("TEXT_NOT_ENCODABLE", f"alphabet {part.alphabet!r}")
-            if alphabet is Alphabet.latin1 and not self.allow_latin1:
-                raise UnsendableError("LATIN1_NOT_ALLOWED", "the channel does not send Latin-1")
-            try:
-                self._pieces = split_text(
-                    part.body, alphabet=alphabet, method=self.concat, reference=reference
-                )
-            except TextError as exc:
-                raise UnsendableError("TEXT_NOT_ENCODABLE", str(exc)) from exc
-            self._last = key
-        if len(self._pieces) != part.total or not 1 <= part.seqnum <= part.total:
-            raise UnsendableError(
-                "SEGMENTS_MISMATCH",
-                f"part {part.seqnum}/{part.total} of a text cut into {len(self._pieces)}",
-            )
-        return self._pieces[part.seqnum - 1]
-
-
-def _checked(address: Address, error_code: str) -> Address:
-    try:
-        fits = len(address.addr.encode("latin-1")) <= _ADDRESS_OCTETS
-    except UnicodeEncodeError:
-        fits = False
-    if not fits:
-        raise UnsendableError(error_code, f"address {address.addr!r} cannot be sent")
-    return address
+# Results are tried until stored: a result given up is a part left claimed, which comes back
+# with its lease and is submitted again (a duplicate when the SMSC had taken it, see
+# docs/reliability.md). Only at shutdown are they given up, at the 4th failed try.
+_RECORD_RETRY = RetryPolicy(tries=None, tries_closing=4, backoff_initial=0.05, backoff_max=5.0)
 
 
 @dataclass(slots=True)
@@ -193,108 +81,6 @@ class DispatchStats:
     #: record_submissions calls, and results they stored.
     record_calls: int = 0
     recorded: int = 0
-
-
-class _Recorder:
-    """Collects submit results and stores them with one record_submissions call per batch."""
-
-    def __init__(
-        self,
-        store: MessageStore,
-        clock: Clock,
-        stats: DispatchStats,
-        *,
-        batch: int,
-        delay: float,
-        on_changes: Callable[[Sequence[StatusChange]], None] | None,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._stats = stats
-        self._batch = batch
-        self._delay = delay
-        self._on_changes = on_changes
-        self._pending: list[SubmitResult] = []
-        self._waiters: list[asyncio.Future[None]] = []
-        self._ready = asyncio.Event()
-        self._urgent = asyncio.Event()
-        self._closing = False
-        #: Store each result at once (at shutdown nothing is worth waiting for).
-        self._eager = False
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def add(self, result: SubmitResult) -> asyncio.Future[None]:
-        """Queue ``result``; the future completes once it is stored (or given up)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(result)
-        self._waiters.append(done)
-        self._ready.set()
-        if len(self._pending) >= self._batch or self._eager:
-            self._urgent.set()
-        return done
-
-    def flush_soon(self) -> None:
-        """Store what is pending without waiting for a fuller batch."""
-        if self._pending:
-            self._urgent.set()
-
-    def eager(self) -> None:
-        """From now on, store every result without waiting for a batch."""
-        self._eager = True
-        self.flush_soon()
-
-    async def _run(self) -> None:
-        while not (self._closing and not self._pending):
-            await self._ready.wait()
-            if not self._urgent.is_set():
-                await first_completed(self._urgent.wait(), self._clock.sleep(self._delay))
-            batch = self._pending[:_MAX_RECORD]
-            waiters = self._waiters[:_MAX_RECORD]
-            del self._pending[:_MAX_RECORD]
-            del self._waiters[:_MAX_RECORD]
-            if len(self._pending) < self._batch and not self._closing:
-                self._urgent.clear()
-            if not self._pending:
-                self._ready.clear()
-            if batch:
-                await self._record(batch)
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-
-    async def _record(self, batch: list[SubmitResult]) -> None:
-        backoff = Backoff(0.05, 5.0)
-        while True:
-            try:
-                changes = await self._store.record_submissions(batch, self._clock.now())
-            except Exception:
-                log.exception("cannot record %d submit results; trying again", len(batch))
-                # At shutdown the results are given up after a few tries: those parts come
-                # back with their lease and are submitted again (duplicates for OK ones).
-                if self._closing and backoff.attempt >= 3:
-                    log.error("gave up recording %d submit results", len(batch))
-                    return
-                await self._clock.sleep(backoff.next_delay())
-                continue
-            self._stats.record_calls += 1
-            self._stats.recorded += len(batch)
-            if changes and self._on_changes is not None:
-                try:
-                    self._on_changes(changes)
-                except Exception:
-                    log.exception("on_changes failed")
-            return
-
-    async def close(self) -> None:
-        """Store everything pending, then stop."""
-        self._closing = True
-        self._ready.set()
-        self._urgent.set()
-        if self._task is not None:
-            await self._task
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,13 +134,15 @@ class Dispatcher:
             limit = max(1, min(limit, int(client.tps * settings.lease_seconds / 4)))
         self._limit = limit
         self.stats = DispatchStats()
-        self._recorder = _Recorder(
-            store,
+        self._on_changes = on_changes
+        # Group commit: one record_submissions transaction for many results.
+        self._recorder = BatchWriter[SubmitResult](
+            self._record,
             clock,
-            self.stats,
             batch=record_batch,
             delay=record_delay,
-            on_changes=on_changes,
+            description="submit results",
+            retry=_RECORD_RETRY,
         )
         self._queue: deque[_Item] = deque()
         self._queued = asyncio.Event()
@@ -414,6 +202,18 @@ class Dispatcher:
             task.cancel()
         await workers
         await self._recorder.close()
+
+    async def _record(self, results: Sequence[SubmitResult]) -> None:
+        """Store ``results`` in one transaction (the recorder's write; raises to be retried)."""
+        changes = await self._store.record_submissions(results, self._clock.now())
+        self.stats.record_calls += 1
+        self.stats.recorded += len(results)
+        if changes and self._on_changes is not None:
+            # Stored already: a failing listener must not make the batch be written again.
+            try:
+                self._on_changes(changes)
+            except Exception:
+                log.exception("on_changes failed")
 
     # --- claiming ----------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from yarl import URL
 from mesiji.clock import Clock, first_completed
 from mesiji.domain.keys import SIGNATURE_HEADER, webhook_signature_header
 from mesiji.pacing import Backoff
+from mesiji.services.batching import BatchWriter, RetryPolicy
 from mesiji.settings import WebhookSettings
 from mesiji.storage.message_ports import MessageStore, Notification, NotificationAttempt
 
@@ -68,11 +69,10 @@ _USER_AGENT = "Mesiji"
 _MAX_BODY = 64 * 1024
 _MAX_ERROR = 300
 _KEEPALIVE = 15.0  # seconds an idle connection to a receiver is kept
-_MAX_RECORD = 1000  # attempts per record_notification_attempts call at most
 # Tries to store a batch of outcomes before it is dropped (its rows come back after their
-# lease and are sent again): fewer at shutdown, where nothing is worth waiting long for.
-_RECORD_TRIES = 6
-_RECORD_TRIES_CLOSING = 3
+# lease and are sent again: delivery is at least once), fewer at shutdown, where nothing is
+# worth waiting long for.
+_RECORD_RETRY = RetryPolicy(tries=6, tries_closing=3, backoff_initial=0.1, backoff_max=5.0)
 
 
 def callback_request(
@@ -165,7 +165,16 @@ class Notifier:
         self._stop_timeout = stop_timeout
         self._rng = rng or random.Random()
         self._deadlines = _Deadlines(clock, settings.timeout)
-        self._recorder = _Recorder(store, clock, batch=record_batch, delay=record_delay)
+        # Group commit: one record_notification_attempts transaction for many outcomes.
+        # Nothing waits for an outcome to be stored, so add()'s futures are left unawaited.
+        self._recorder = BatchWriter[NotificationAttempt](
+            self._record,
+            clock,
+            batch=record_batch,
+            delay=record_delay,
+            description="callback attempts",
+            retry=_RECORD_RETRY,
+        )
         self._inflight: set[asyncio.Task[None]] = set()
         self._slot = asyncio.Event()
         self._wake = asyncio.Event()
@@ -177,7 +186,7 @@ class Notifier:
     @property
     def recorded(self) -> int:
         """Attempts stored."""
-        return self._recorder.recorded
+        return self._recorder.stored
 
     @property
     def record_calls(self) -> int:
@@ -256,6 +265,9 @@ class Notifier:
         if not self._inflight:
             # No other outcome is on its way: store these now rather than wait for a batch.
             self._recorder.flush_soon()
+
+    async def _record(self, attempts: Sequence[NotificationAttempt]) -> None:
+        await self._store.record_notification_attempts(attempts, self._clock.now())
 
     async def _claim(self, limit: int) -> list[Notification]:
         now = self._clock.now()
@@ -473,90 +485,3 @@ class _Deadlines:
             entries.popleft()
             head.expired = True
             head.task.cancel()
-
-
-class _Recorder:
-    """Collects attempt outcomes and stores them with one record_notification_attempts call
-    per batch.
-
-    The shape of the dispatcher's recorder of submit results: a batch is stored once ``batch``
-    outcomes wait, ``delay`` seconds of ``clock`` after the first came, or at once when asked
-    (:meth:`flush_soon`, :meth:`close`). Nothing waits for an outcome to be stored, so there
-    are no per-outcome futures. A batch that cannot be stored is tried again with backoff a few
-    times, then dropped: its rows come due again after their lease and are sent again.
-    """
-
-    def __init__(self, store: MessageStore, clock: Clock, *, batch: int, delay: float) -> None:
-        self._store = store
-        self._clock = clock
-        self._batch = batch
-        self._delay = delay
-        self._pending: list[NotificationAttempt] = []
-        self._ready = asyncio.Event()
-        self._urgent = asyncio.Event()
-        self._closing = False
-        self._task: asyncio.Task[None] | None = None
-        #: Successful calls, and the attempts they stored.
-        self.calls = 0
-        self.recorded = 0
-
-    def start(self) -> None:
-        if self._task is None:
-            self._closing = False
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def add(self, attempt: NotificationAttempt) -> None:
-        self._pending.append(attempt)
-        self._ready.set()
-        if len(self._pending) >= self._batch:
-            self._urgent.set()
-
-    def flush_soon(self) -> None:
-        """Store what is pending without waiting for a fuller batch."""
-        if self._pending:
-            self._urgent.set()
-
-    async def close(self) -> None:
-        """Store everything pending, then stop."""
-        self._closing = True
-        self._ready.set()
-        self._urgent.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not (self._closing and not self._pending):
-            await self._ready.wait()
-            if not self._urgent.is_set():
-                await first_completed(self._urgent.wait(), self._clock.sleep(self._delay))
-            batch = self._pending[:_MAX_RECORD]
-            del self._pending[:_MAX_RECORD]
-            if len(self._pending) < self._batch and not self._closing:
-                self._urgent.clear()
-            if not self._pending:
-                self._ready.clear()
-            if batch:
-                await self._record(batch)
-
-    async def _record(self, batch: Sequence[NotificationAttempt]) -> None:
-        backoff = Backoff(0.1, 5.0)
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                await self._store.record_notification_attempts(batch, self._clock.now())
-            except Exception:
-                if tries >= (_RECORD_TRIES_CLOSING if self._closing else _RECORD_TRIES):
-                    log.exception(
-                        "cannot record %d callback attempts; given up, they are sent again "
-                        "after their lease",
-                        len(batch),
-                    )
-                    return
-                log.exception("cannot record %d callback attempts; trying again", len(batch))
-                await self._clock.sleep(backoff.next_delay())
-                continue
-            self.calls += 1
-            self.recorded += len(batch)
-            return
