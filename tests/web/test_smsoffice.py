@@ -151,3 +151,36 @@ async def test_message_status_by_reference(api: Api) -> None:
     assert body["ErrorCode"] == 0
     assert body["Output"][0]["Destination"] == "995599000010"
     assert body["Output"][0]["Status"] == "queued"
+
+
+async def test_scheduled_at_in_unix_seconds_holds_the_message_until_then(api: Api) -> None:
+    params = {"key": api.key, "destination": "599000011", "sender": "Shop", "content": "x"}
+    now = int(api.clock.now().timestamp())
+    later = {**params, "scheduledAt": str(now + 3600)}
+    assert (await api.client.get("/api/v2/send", params=later)).json()["ErrorCode"] == 0
+    past = {**params, "scheduledAt": str(now - 60)}
+    assert (await api.client.get("/api/v2/send", params=past)).json()["ErrorCode"] == 0
+    page, _ = await api.messages.list_messages(api.account_id, MessageQuery())
+    by_status = {view.status.value: view for view in page}
+    assert set(by_status) == {"scheduled", "queued"}
+    assert by_status["scheduled"].send_at is not None
+    assert int(by_status["scheduled"].send_at.timestamp()) == now + 3600
+    assert by_status["queued"].send_at is None
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "1767225600.5", "1767225600000000"])
+async def test_a_scheduled_at_that_is_not_unix_seconds_is_refused_not_sent_now(
+    api: Api, value: str
+) -> None:
+    params = {
+        "key": api.key,
+        "destination": "599000012",
+        "sender": "Shop",
+        "content": "x",
+        "scheduledAt": value,
+    }
+    body = (await api.client.get("/api/v2/send", params=params)).json()
+    assert body["Success"] is False
+    assert body["ErrorCode"] != 0
+    assert await api.count("messages") == 0
+    assert await api.balance() == 100

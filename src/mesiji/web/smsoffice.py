@@ -5,10 +5,18 @@ body together (url-encoded or multipart), unknown parameters ignored, paths in a
 without a trailing slash (see :class:`~mesiji.web.middleware.LegacyPaths`), the JSON envelope
 ``{"Success", "Message", "Output", "ErrorCode"}`` with business errors under HTTP 200, the
 balance as a bare integer, and ``01`` as the legacy send.aspx success answer.
+
+Optional send parameters: ``reference`` (the label of status look-ups and callbacks),
+``urgent`` (``true``/``1``/``yes``/``on``: the stop list is not applied) and ``scheduledAt``
+(Unix time in seconds, as the smsoffice-sdk npm package sends it: the message waits until
+then; a time already past sends at once, and a value that is not an integer is refused rather
+than sent at the wrong time). docs/smsoffice-compat.md lists the client libraries checked
+against this module and what each relies on.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -16,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mesiji.domain.numbers import split_destination_list
+from mesiji.domain.numbers import NumberError, split_destination_list
 from mesiji.services.accept import Recipient, SendRequest
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.storage.message_ports import MessageQuery
+from mesiji.storage.records import Account
 from mesiji.web.context import WebContext
 
 #: smsoffice.ge's numeric error codes for Mesiji's error codes.
@@ -115,8 +124,22 @@ async def _send(request: Request, params: dict[str, str]) -> None:
             recipients=[Recipient(number, text) for number in numbers],
             reference=params.get("reference") or None,
             urgent=params.get("urgent", "").strip().lower() in _TRUE,
+            send_at=_scheduled_at(params.get("scheduledat", "")),
         ),
     )
+
+
+def _scheduled_at(value: str) -> datetime | None:
+    """``scheduledAt``: Unix seconds, or nothing; anything else is refused, not sent now."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise RequestError(
+            ErrorCode.invalid_send_at, "scheduledAt must be a Unix time in whole seconds"
+        ) from exc
 
 
 async def get_balance(request: Request) -> Response:
@@ -139,7 +162,7 @@ async def get_message_status(request: Request) -> Response:
         reference = params.get("reference")
         if not reference:
             raise RequestError(ErrorCode.invalid_request, "reference is required")
-        destination = (params.get("destination") or "").removeprefix("+") or None
+        destination = _status_destination(context, account, params.get("destination"))
         views, _ = await context.messages.list_messages(
             account.id, MessageQuery(reference=reference, destination=destination, limit=1000)
         )
@@ -159,6 +182,16 @@ async def get_message_status(request: Request) -> Response:
     if not output:
         return envelope(False, "no message with this reference", 0, [])
     return envelope(True, "OK", 0, output)
+
+
+def _status_destination(context: WebContext, account: Account, raw: str | None) -> str | None:
+    """The number to filter on, in any form a send accepts (``599123456``, ``+995 599…``)."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        return context.parse_number(account, raw)
+    except NumberError:
+        return raw.strip().removeprefix("+")  # not a number: matches no message
 
 
 routes = [
