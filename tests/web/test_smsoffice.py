@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mesiji.storage.message_ports import MessageQuery
-from tests.web.conftest import Api
+from tests.web.conftest import MAX_BODY, Api
 
 GEORGIAN = "გამარჯობა, თქვენი კოდია 1234"
 
@@ -184,3 +184,16 @@ async def test_a_scheduled_at_that_is_not_unix_seconds_is_refused_not_sent_now(
     assert body["ErrorCode"] != 0
     assert await api.count("messages") == 0
     assert await api.balance() == 100
+
+
+async def test_an_oversized_form_gets_the_smsoffice_envelope_with_413(api: Api) -> None:
+    for path in ("/api/v2/send/", "/API/send.aspx"):
+        response = await api.client.post(
+            path,
+            data={"key": api.key, "destination": "599000001", "sender": "Shop"},
+            files={"content": ("c.txt", b"x" * (2 * MAX_BODY))},
+        )
+        assert response.status_code == 413
+        body = response.json()
+        assert (body["Success"], body["ErrorCode"], body["Output"]) == (False, -100, None)
+    assert await api.count("messages") == 0

@@ -11,7 +11,8 @@ class BodyLimit:
     """Refuse bodies over ``max_bytes`` with 413 before the application sees them.
 
     The body is read here (at most ``max_bytes``) and replayed to the application, so an
-    over-long body is refused whole, whether it declared its length or not.
+    over-long body is refused whole, whether it declared its length or not. Under ``/api/``
+    the refusal is written in the smsoffice.ge envelope its clients parse.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -24,7 +25,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send, self.max_bytes)
+            await _too_large(scope, send, self.max_bytes)
             return
         chunks: list[bytes] = []
         size = 0
@@ -35,7 +36,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _too_large(send, self.max_bytes)
+                await _too_large(scope, send, self.max_bytes)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -53,15 +54,16 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send, max_bytes: int) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "body_too_large",
-                "message": f"the request body is over {max_bytes} bytes",
-            }
-        }
-    ).encode()
+async def _too_large(scope: Scope, send: Send, max_bytes: int) -> None:
+    message = f"the request body is over {max_bytes} bytes"
+    answer: dict[str, object]
+    if str(scope.get("path", "")).lower().startswith("/api/"):
+        # smsoffice.ge's envelope; -100 is its "temporary failure", the code for anything
+        # it has no number for (see mesiji.web.smsoffice).
+        answer = {"Success": False, "Message": message, "Output": None, "ErrorCode": -100}
+    else:
+        answer = {"error": {"code": "body_too_large", "message": message}}
+    body = json.dumps(answer).encode()
     await send(
         {
             "type": "http.response.start",
