@@ -8,15 +8,14 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import CheckConstraint, Column, Connection, Integer, MetaData, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesiji.storage import NewAccount, run_migrations, upgrade
-from mesiji.storage.migrate import alembic_config, current_revision
+from mesiji.storage.migrate import HEAD_REVISION, alembic_config, current_revision
 from mesiji.storage.schema import NAMING_CONVENTION, metadata
 from tests.storage.conftest import Database
-
-HEAD = "0001"
 
 
 def _differences(connection: Connection, target: MetaData) -> list[Any]:
@@ -36,7 +35,7 @@ async def test_migrations_build_an_empty_database(database: Database) -> None:
     try:
         assert await current_revision(engine) is None
         await run_migrations(engine)
-        assert await current_revision(engine) == HEAD
+        assert await current_revision(engine) == HEAD_REVISION
         assert await _table_names(engine) == {*metadata.tables, "alembic_version"}
     finally:
         await engine.dispose()
@@ -48,7 +47,7 @@ async def test_migrating_again_changes_nothing(database: Database) -> None:
         account = await store.create_account(NewAccount(name="Kept"))
         await run_migrations(store.engine)
         await upgrade(database.url, schema=database.schema)
-        assert await current_revision(store.engine) == HEAD
+        assert await current_revision(store.engine) == HEAD_REVISION
         assert await store.get_account(account.id) == account
     finally:
         await store.close()
@@ -59,7 +58,7 @@ async def test_concurrent_starts_migrate_once(database: Database) -> None:
     engines = [database.engine() for _ in range(3)]
     try:
         await asyncio.gather(*(run_migrations(engine) for engine in engines))
-        assert await current_revision(engines[0]) == HEAD
+        assert await current_revision(engines[0]) == HEAD_REVISION
     finally:
         for engine in engines:
             await engine.dispose()
@@ -116,3 +115,7 @@ async def test_downgrade_removes_every_table(database: Database) -> None:
         assert await current_revision(engine) is None
     finally:
         await engine.dispose()
+
+
+def test_the_head_revision_constant_is_the_scripts_head() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
