@@ -65,6 +65,21 @@ async def make_notifier(
         await notifier.stop()
 
 
+def held_answer(arrived: asyncio.Event, release: asyncio.Event) -> Handler:
+    """A handler that reads a request with a 2-byte body, sets ``arrived``, and answers 200 OK
+    only once ``release`` is set."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        arrived.set()
+        await release.wait()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+        await writer.drain()
+
+    return answer
+
+
 @contextlib.asynccontextmanager
 async def raw_server(handle: Handler) -> AsyncIterator[str]:
     """A server on 127.0.0.1 whose connections ``handle`` serves byte by byte; its base URL."""
@@ -384,14 +399,7 @@ async def test_outcomes_wait_for_a_batch_or_the_delay(
     base = await server.start()
     arrived = asyncio.Event()
     release = asyncio.Event()
-
-    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        await reader.readexactly(2)
-        arrived.set()
-        await release.wait()
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
-        await writer.drain()
+    slow = held_answer(arrived, release)
 
     async with raw_server(slow) as slow_base:
         held = add(store, clock, f"{slow_base}/cb", "{}")
@@ -495,14 +503,7 @@ async def test_stop_waits_for_attempts_under_way_and_stores_them(
 ) -> None:
     arrived = asyncio.Event()
     release = asyncio.Event()
-
-    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        await reader.readexactly(2)
-        arrived.set()
-        await release.wait()
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
-        await writer.drain()
+    slow = held_answer(arrived, release)
 
     async def secret_for(account_id: int) -> str | None:
         return SECRET
