@@ -15,6 +15,7 @@ import uvloop
 from mesiji.bootstrap import Gateway
 from mesiji.cli.serve import server_for
 from mesiji.domain.keys import hash_api_key
+from mesiji.runtime import tune_garbage_collector
 from mesiji.settings import ChannelSettings, HttpSettings, Settings
 from mesiji.storage.records import NewAccount, SenderStatus
 
@@ -35,6 +36,7 @@ async def main(sim_port: int, http_port: int, data_dir: Path) -> None:
         await gateway.store.add_credits(account.id, CREDITS, "benchmark")
         await gateway.store.set_sender(account.id, "12345", SenderStatus.ACTIVE)
         await gateway.store.create_api_key(account.id, hash_api_key(BENCH_KEY), "bench", "")
+    tune_garbage_collector()
     gateway.start()
     server = server_for(gateway, "127.0.0.1", http_port, "warning")
     try:

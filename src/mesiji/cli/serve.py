@@ -17,6 +17,7 @@ from mesiji.bootstrap import Gateway
 from mesiji.cli.admin import add_config_argument, settings_from
 from mesiji.errors import MesijiError
 from mesiji.logs import configure_logging
+from mesiji.runtime import tune_garbage_collector
 from mesiji.settings import Settings
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def server_for(gateway: Gateway, host: str, port: int, log_level: str) -> uvicor
 async def serve(settings: Settings) -> None:
     """Run a gateway and its HTTP server; returns after a graceful shutdown."""
     gateway = await Gateway.open(settings)
+    tune_garbage_collector()
     gateway.start()
     server = server_for(gateway, settings.http.host, settings.http.port, settings.log_level)
     try:
