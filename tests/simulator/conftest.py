@@ -152,13 +152,6 @@ class Harness:
         self.esmes.append(esme)
         return esme
 
-    async def eventually(self, predicate: Callable[[], bool]) -> None:
-        """Let the loop (and the sockets) run until ``predicate()`` holds, bounded in real time."""
-        async with asyncio.timeout(SAFETY):
-            # The simulator has no event for its counters: yield until the sockets move them.
-            while not predicate():  # noqa: ASYNC110
-                await asyncio.sleep(0)
-
     async def settle(self) -> None:
         for _ in range(5):
             await asyncio.sleep(0)

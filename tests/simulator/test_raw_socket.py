@@ -11,6 +11,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from mesiji.testing import eventually
+
 from .conftest import Harness
 
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
@@ -169,4 +171,4 @@ async def test_a_raw_socket_client_binds_submits_and_gets_its_receipt(harness: H
     assert seen.generic_nack[:3] == (0x80000000, 0x03, 4)  # ESME_RINVCMDID
     assert seen.unbind_resp[:3] == (0x80000006, 0, 5)
     assert seen.eof == b""
-    await harness.eventually(lambda: sim.stats.receipts_acked == 1)
+    await eventually(lambda: sim.stats.receipts_acked == 1)

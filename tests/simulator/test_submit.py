@@ -19,6 +19,7 @@ from mesiji.smpp.pdus import (
     SubmitSm,
     SubmitSmResp,
 )
+from mesiji.smpp.submit import part_tlvs
 from mesiji.smpp.tlv import Tlv
 from mesiji.testing import VirtualClock
 from mesiji.text import ConcatMethod, split_text
@@ -194,14 +195,7 @@ async def test_submit_log_has_one_line_per_accepted_submit(
         ids.append(response.message_id)
     for part in sar_parts:
         assert part.sar is not None
-        response = await esme.submit(
-            short_message=part.short_message,
-            tlvs=(
-                Tlv.of(tlv.sar_msg_ref_num, part.sar.msg_ref_num),
-                Tlv.of(tlv.sar_total_segments, part.sar.total_segments),
-                Tlv.of(tlv.sar_segment_seqnum, part.sar.segment_seqnum),
-            ),
-        )
+        response = await esme.submit(short_message=part.short_message, tlvs=part_tlvs(part))
         ids.append(response.message_id)
     throttled = await esme.submit()  # the 5th of the bind: not accepted, not logged
     assert throttled.command_status == CommandStatus.ESME_RTHROTTLED

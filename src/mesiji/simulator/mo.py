@@ -11,11 +11,7 @@ from mesiji.text import Alphabet, ConcatMethod, split_text
 
 __all__ = ["mo_pdus"]
 
-_ALPHABETS = {
-    DataCoding.smsc_default: Alphabet.gsm7,
-    DataCoding.latin1: Alphabet.latin1,
-    DataCoding.ucs2: Alphabet.ucs2,
-}
+_ALPHABETS = {alphabet.data_coding: alphabet for alphabet in Alphabet}
 
 
 def mo_pdus(

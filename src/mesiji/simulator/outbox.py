@@ -87,11 +87,6 @@ class Dispatcher:
         self._unsent: set[Delivery] = set()
         self._closed = False
 
-    @property
-    def queued(self) -> int:
-        """Deliveries waiting for a bind or for room in a window."""
-        return sum(len(queue) for queue in self._queues.values())
-
     def add_receiver(self, system_id: str, receiver: Receiver) -> None:
         """A bind that may receive is up: send it what waits for its system_id."""
         self._receivers.setdefault(system_id, []).append(receiver)

@@ -12,10 +12,11 @@ from types import MappingProxyType
 
 from mesiji.errors import TextError
 from mesiji.simulator.settings import Outcome
+from mesiji.simulator.stats import SubmitPdu
 from mesiji.smpp import tlv
 from mesiji.smpp.constants import EsmClass, MessageState, RegisteredDelivery
 from mesiji.smpp.pdus import DeliverSm
-from mesiji.smpp.receipts import format_receipt
+from mesiji.smpp.receipts import MESSAGE_STATE_TO_DELIVERY_STATE, format_receipt, stat_word
 from mesiji.smpp.tlv import Tlv
 from mesiji.text import concat_info_from, decode_text
 
@@ -26,26 +27,34 @@ __all__ = ["RECEIPT_FORMS", "OutcomePicker", "ReceiptForm", "receipt_pdu", "want
 class ReceiptForm:
     """How a receipt reports one outcome.
 
-    ``stat`` is the Appendix B word, ``err`` its three-digit error, and ``message_state`` the
-    TLV value of SMPP 3.4 §5.2.28. Failures also carry network_error_code (§5.3.2.31): type 3
-    (GSM) and the GSM MAP error that ``err`` echoes, as many real SMSCs do.
+    ``message_state`` is the TLV value of SMPP 3.4 §5.2.28, and the Appendix B ``stat:`` word
+    says the same. Failures also carry network_error_code (§5.3.2.31): type 3 (GSM) and a GSM
+    MAP error, which ``err:`` echoes in three digits, as many real SMSCs do.
     """
 
-    stat: str
-    err: str
     message_state: MessageState
     network_error: int | None
+
+    @property
+    def stat(self) -> str:
+        """The Appendix B ``stat:`` word of ``message_state``."""
+        return stat_word(MESSAGE_STATE_TO_DELIVERY_STATE[self.message_state])
+
+    @property
+    def err(self) -> str:
+        """The Appendix B ``err:`` value: the MAP error in three digits, "000" for none."""
+        return f"{self.network_error or 0:03d}"
 
 
 RECEIPT_FORMS: Mapping[Outcome, ReceiptForm] = MappingProxyType(
     {
-        Outcome.delivered: ReceiptForm("DELIVRD", "000", MessageState.DELIVERED, None),
+        Outcome.delivered: ReceiptForm(MessageState.DELIVERED, None),
         # MAP error 1: unknown subscriber.
-        Outcome.undelivered: ReceiptForm("UNDELIV", "001", MessageState.UNDELIVERABLE, 1),
+        Outcome.undelivered: ReceiptForm(MessageState.UNDELIVERABLE, 1),
         # MAP error 27: absent subscriber, until the validity period ran out.
-        Outcome.expired: ReceiptForm("EXPIRED", "027", MessageState.EXPIRED, 27),
+        Outcome.expired: ReceiptForm(MessageState.EXPIRED, 27),
         # MAP error 11: teleservice not provisioned.
-        Outcome.rejected: ReceiptForm("REJECTD", "011", MessageState.REJECTED, 11),
+        Outcome.rejected: ReceiptForm(MessageState.REJECTED, 11),
     }
 )
 
@@ -83,18 +92,16 @@ def wants_receipt(registered_delivery: int, outcome: Outcome) -> bool:
     """Whether ``registered_delivery`` asks for a receipt of ``outcome`` (SMPP 3.4 §5.2.17)."""
     if registered_delivery & _RECEIPT_ALWAYS:
         return True
-    return bool(registered_delivery & _RECEIPT_ON_FAILURE) and outcome is not Outcome.delivered
+    return bool(registered_delivery & _RECEIPT_ON_FAILURE) and outcome.is_failure
 
 
-def _receipt_text(
-    short_message: bytes, esm_class: int, data_coding: int, payload: bytes | None
-) -> str:
+def _receipt_text(request: SubmitPdu) -> str:
     # Appendix B: "text" is the start of the original message, so without its UDH.
-    data = short_message or payload or b""
+    data = getattr(request, "short_message", b"") or request.tlv(tlv.message_payload) or b""
     try:
-        if esm_class & _UDHI:
+        if request.esm_class & _UDHI:
             _, data = concat_info_from(data, udhi=True)
-        return decode_text(data, data_coding)
+        return decode_text(data, request.data_coding)
     except TextError:
         return ""
 
@@ -103,27 +110,25 @@ def receipt_pdu(
     *,
     message_id: str,
     outcome: Outcome,
-    source: tuple[int, int, str],
+    request: SubmitPdu,
     destination: tuple[int, int, str],
-    submitted: tuple[bytes, int, int, bytes | None],
     submit_date: datetime,
     done_date: datetime,
 ) -> DeliverSm:
     """The deliver_sm carrying the receipt of one message to one destination.
 
-    ``source`` and ``destination`` are (ton, npi, address) of the submit; the receipt travels
-    the other way, so they are swapped. ``submitted`` is (short_message, esm_class,
-    data_coding, message_payload) of the submit, for the ``text:`` field.
+    ``request`` is the submit, whose text starts the ``text:`` field; ``destination`` is
+    (ton, npi, address) of one of its destinations. The receipt travels the other way: from
+    ``destination`` to the submit's source.
     """
     form = RECEIPT_FORMS[outcome]
-    text = _receipt_text(*submitted)
     body = format_receipt(
         message_id=message_id,
         stat=form.stat,
         err=form.err,
         submit_date=submit_date,
         done_date=done_date,
-        text=text,
+        text=_receipt_text(request),
     )
     tlvs = [
         Tlv.of(tlv.receipted_message_id, message_id),
@@ -136,9 +141,9 @@ def receipt_pdu(
         source_addr_ton=destination[0],
         source_addr_npi=destination[1],
         source_addr=destination[2],
-        dest_addr_ton=source[0],
-        dest_addr_npi=source[1],
-        destination_addr=source[2],
+        dest_addr_ton=request.source_addr_ton,
+        dest_addr_npi=request.source_addr_npi,
+        destination_addr=request.source_addr,
         # SMPP 3.4 §5.2.12: message type "SMSC Delivery Receipt".
         esm_class=int(EsmClass.smsc_delivery_receipt),
         short_message=body,

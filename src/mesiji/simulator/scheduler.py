@@ -65,10 +65,6 @@ class Scheduler:
         """Call ``callback(arg)`` ``delay`` seconds from now."""
         self.call_at(self._clock.monotonic() + delay, callback, arg)
 
-    def clear(self) -> None:
-        """Forget every callback not yet called."""
-        self._heap.clear()
-
     async def close(self) -> None:
         """Stop the task; callbacks not yet called are dropped."""
         task, self._task = self._task, None

@@ -19,7 +19,6 @@ from mesiji.simulator.scheduler import Scheduler
 from mesiji.simulator.settings import Outcome, SimulatorSettings
 from mesiji.simulator.stats import Counters, SimulatorStats, SubmitPdu, SubmittedMessage
 from mesiji.simulator.submit_log import SubmitLog
-from mesiji.smpp import tlv
 from mesiji.smpp.connection import HandlerResult, SmppConnection
 from mesiji.smpp.fields import SmeAddress
 from mesiji.smpp.pdus import DeliverSm, Pdu, SubmitMulti
@@ -246,18 +245,11 @@ class SmscSimulator:
         self._dispatcher.queue(self._receipt_delivery(job))
 
     def _receipt_delivery(self, job: _ReceiptJob) -> Delivery:
-        request = job.request
         pdu = receipt_pdu(
             message_id=job.message_id,
             outcome=job.outcome,
-            source=(request.source_addr_ton, request.source_addr_npi, request.source_addr),
+            request=job.request,
             destination=job.destination,
-            submitted=(
-                getattr(request, "short_message", b""),
-                request.esm_class,
-                request.data_coding,
-                request.tlv(tlv.message_payload),
-            ),
             submit_date=job.submit_date,
             done_date=self._clock.now(),
         )

@@ -61,8 +61,8 @@ def log_entry(record: SubmittedMessage, time: datetime) -> dict[str, Any]:
     else:
         destinations = [pdu.destination_addr]
         destination = pdu.destination_addr
-    short_message = getattr(pdu, "short_message", b"")
-    payload = pdu.tlv(tlv.message_payload)
+    short_message = record.short_message
+    payload = record.message_payload
     entry: dict[str, Any] = {
         "time": time.isoformat(),
         "command": pdu.command_id.name,

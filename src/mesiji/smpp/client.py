@@ -165,19 +165,17 @@ class SmppClient:
     @property
     def can_submit(self) -> bool:
         """Whether at least one transmitting bind is up (the others may be reconnecting)."""
-        return any(link.conn is not None and link.conn.session.can_transmit for link in self._links)
+        return bool(self._transmitters())
 
     async def wait_bound(self) -> None:
         """Wait until every bind is up (wrap in a timeout; ``last_error`` tells why not)."""
         while not self.bound:
-            self._bound_changed.clear()
-            await self._bound_changed.wait()
+            await self._binds_change()
 
     async def wait_can_submit(self) -> None:
         """Wait until some transmitting bind is up."""
         while not self.can_submit:
-            self._bound_changed.clear()
-            await self._bound_changed.wait()
+            await self._binds_change()
 
     async def submit(self, pdu: SubmitSm | DataSm | SubmitMulti) -> Pdu:
         """Submit ``pdu`` on a transmitting bind; returns the SMSC's OK response.
@@ -229,19 +227,27 @@ class SmppClient:
         if delay > 0:
             await self._clock.sleep(delay)
 
+    def _transmitters(self) -> list[SmppConnection]:
+        """The bound connections a submit may go on."""
+        return [
+            link.conn
+            for link in self._links
+            if link.conn is not None and link.conn.session.can_transmit
+        ]
+
+    async def _binds_change(self) -> None:
+        """Wait until a bind comes up or goes down, or the client starts closing."""
+        self._bound_changed.clear()
+        await self._bound_changed.wait()
+
     async def _transmitter(self) -> SmppConnection:
         while True:
-            ready = [
-                link.conn
-                for link in self._links
-                if link.conn is not None and link.conn.session.can_transmit
-            ]
+            ready = self._transmitters()
             if ready:
                 return min(ready, key=lambda conn: conn.session.outstanding)
             if self._closing:
                 raise ConnectionClosedError("the client is closing")
-            self._bound_changed.clear()
-            await self._bound_changed.wait()
+            await self._binds_change()
 
     async def close(self) -> None:
         """Stop submitting, let outstanding submits finish (bounded), unbind, disconnect."""

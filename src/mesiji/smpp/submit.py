@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from mesiji.smpp import tlv
-from mesiji.smpp.addresses import destination_address, source_address
+from mesiji.smpp.addresses import Address, destination_address, source_address
 from mesiji.smpp.constants import EsmClass, RegisteredDelivery
 from mesiji.smpp.pdus import SubmitSm
 from mesiji.text import Alphabet, ConcatMethod, Part, split_text
+
+# esm_class as a plain int, as the dispatcher's submit_sm have always carried it.
+_UDHI = int(EsmClass.udhi)
 
 
 def submit_sms(
@@ -32,23 +35,43 @@ def submit_sms(
     registered = RegisteredDelivery.receipt_always if receipt else RegisteredDelivery.none
     parts = split_text(text, alphabet=alphabet, method=concat, reference=reference)
     return [
-        SubmitSm(
-            service_type=service_type,
-            source_addr_ton=source.ton,
-            source_addr_npi=source.npi,
-            source_addr=source.addr,
-            dest_addr_ton=dest.ton,
-            dest_addr_npi=dest.npi,
-            destination_addr=dest.addr,
-            esm_class=EsmClass.udhi if part.udhi else 0,
-            validity_period=validity_period,
+        part_submit_sm(
+            part,
+            source,
+            dest,
             registered_delivery=registered,
-            data_coding=part.data_coding,
-            short_message=part.short_message,
-            tlvs=part_tlvs(part),
+            validity_period=validity_period,
+            service_type=service_type,
         )
         for part in parts
     ]
+
+
+def part_submit_sm(
+    part: Part,
+    source: Address,
+    dest: Address,
+    *,
+    registered_delivery: int,
+    validity_period: str = "",
+    service_type: str = "",
+) -> SubmitSm:
+    """The submit_sm carrying ``part`` from ``source`` to ``dest``."""
+    return SubmitSm(
+        service_type=service_type,
+        source_addr_ton=source.ton,
+        source_addr_npi=source.npi,
+        source_addr=source.addr,
+        dest_addr_ton=dest.ton,
+        dest_addr_npi=dest.npi,
+        destination_addr=dest.addr,
+        esm_class=_UDHI if part.udhi else 0,
+        validity_period=validity_period,
+        registered_delivery=registered_delivery,
+        data_coding=part.data_coding,
+        short_message=part.short_message,
+        tlvs=part_tlvs(part),
+    )
 
 
 def part_tlvs(part: Part) -> tuple[tlv.Tlv, ...]:

@@ -51,7 +51,7 @@ def _describe_short_message(pdu: Pdu, short_message: bytes) -> str:
     try:
         if esm_class & EsmClass.udhi:
             udh, payload = parse_udh(short_message)
-            prefix = f"udh={short_message[: len(short_message) - len(payload)].hex()} "
+            prefix = f"udh={short_message[: udh.length].hex()} "
             if udh.concat is not None:
                 prefix += f"(part {udh.concat.seqnum}/{udh.concat.total}) "
         if esm_class & ESM_CLASS_TYPE_MASK == EsmClass.smsc_delivery_receipt:
