@@ -13,9 +13,8 @@ from pathlib import Path
 import uvloop
 
 from mesiji.bootstrap import Gateway
-from mesiji.cli.serve import server_for
+from mesiji.cli.serve import serve
 from mesiji.domain.keys import hash_api_key
-from mesiji.runtime import tune_garbage_collector
 from mesiji.settings import ChannelSettings, HttpSettings, Settings
 from mesiji.storage.records import NewAccount, SenderStatus
 
@@ -23,28 +22,24 @@ BENCH_KEY = "bench"
 CREDITS = 10_000_000
 
 
-async def main(sim_port: int, http_port: int, data_dir: Path) -> None:
-    settings = Settings(
-        data_dir=data_dir,
-        log_level="warning",
-        http=HttpSettings(host="127.0.0.1", port=http_port),
-        channels=(ChannelSettings(name="sim", port=sim_port, system_id="bench", window=100),),
-    )
-    gateway = await Gateway.open(settings)
+async def set_up(gateway: Gateway) -> None:
+    """The benchmark's account, key and sender, unless an earlier run left them."""
     if not await gateway.store.list_accounts():
         account = await gateway.store.create_account(NewAccount(name="Bench"))
         await gateway.store.add_credits(account.id, CREDITS, "benchmark")
         await gateway.store.set_sender(account.id, "12345", SenderStatus.ACTIVE)
         await gateway.store.create_api_key(account.id, hash_api_key(BENCH_KEY), "bench", "")
-    tune_garbage_collector()
-    gateway.start()
-    server = server_for(gateway, "127.0.0.1", http_port, "warning")
-    try:
-        await server.serve()
-    finally:
-        await gateway.close()
+
+
+def settings_for(sim_port: int, http_port: int, data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        log_level="warning",
+        http=HttpSettings(host="127.0.0.1", port=http_port),
+        channels=(ChannelSettings(name="sim", port=sim_port, system_id="bench", window=100),),
+    )
 
 
 if __name__ == "__main__":
     sim, http, data = sys.argv[1:4]
-    uvloop.run(main(int(sim), int(http), Path(data)))
+    uvloop.run(serve(settings_for(int(sim), int(http), Path(data)), prepare=set_up))

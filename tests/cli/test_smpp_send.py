@@ -18,26 +18,22 @@ from mesiji.simulator import SimulatorSettings, SmscSimulator
 GEORGIAN_200 = "ა" * 100 + "ბ" * 100
 
 
+def send_argv(port: int, *extra: str) -> list[str]:
+    """``mesiji smpp send``'s arguments: the 200 Georgian letters to 995599123456."""
+    return [
+        "smpp", "send",
+        "--smsc", f"127.0.0.1:{port}",
+        "--system-id", "engineer",
+        "--password", "pw",
+        "--from", "Mesiji",
+        "--to", "995599123456",
+        "--text", GEORGIAN_200,
+        *extra,
+    ]  # fmt: skip
+
+
 def send_args(port: int, *extra: str) -> argparse.Namespace:
-    return build_parser().parse_args(
-        [
-            "smpp",
-            "send",
-            "--smsc",
-            f"127.0.0.1:{port}",
-            "--system-id",
-            "engineer",
-            "--password",
-            "pw",
-            "--from",
-            "Mesiji",
-            "--to",
-            "995599123456",
-            "--text",
-            GEORGIAN_200,
-            *extra,
-        ]
-    )
+    return build_parser().parse_args(send_argv(port, *extra))
 
 
 async def test_georgian_text_goes_out_in_three_parts_and_every_receipt_prints() -> None:
@@ -102,26 +98,7 @@ def test_as_a_new_user_would_simulator_in_one_terminal_send_in_another(
 ) -> None:
     _, port = simulator_process
     result = subprocess.run(  # noqa: S603 - our own program, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "mesiji",
-            "smpp",
-            "send",
-            "--smsc",
-            f"127.0.0.1:{port}",
-            "--system-id",
-            "test",
-            "--password",
-            "test",
-            "--from",
-            "Mesiji",
-            "--to",
-            "995599123456",
-            "--text",
-            GEORGIAN_200,
-            "--wait-receipt",
-        ],
+        [sys.executable, "-m", "mesiji", *send_argv(port, "--wait-receipt")],
         capture_output=True,
         text=True,
         timeout=60,

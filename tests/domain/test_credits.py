@@ -1,10 +1,10 @@
-"""Message cost and the balance check."""
+"""Message cost and the insufficient-balance error."""
 
 from __future__ import annotations
 
 import pytest
 
-from mesiji.domain.credits import InsufficientBalance, ensure_balance, message_cost
+from mesiji.domain.credits import InsufficientBalance, message_cost
 from mesiji.errors import MesijiError
 
 
@@ -29,15 +29,8 @@ def test_message_cost_refuses_nonsense(segments: int, price: int, complaint: str
         message_cost(segments, price)
 
 
-def test_ensure_balance() -> None:
-    assert ensure_balance(10, 3) == 7
-    assert ensure_balance(3, 3) == 0
-
-
 def test_insufficient_balance() -> None:
-    with pytest.raises(InsufficientBalance) as caught:
-        ensure_balance(2, 3)
-    error = caught.value
+    error = InsufficientBalance(required=3, available=2)
     assert isinstance(error, MesijiError)
     assert (error.code, error.required, error.available) == ("insufficient_balance", 3, 2)
     assert "3" in str(error)

@@ -94,7 +94,7 @@ def _command(
 ) -> argparse.ArgumentParser:
     parser = group.add_parser(name, help=help_text)
     add_config_argument(parser)
-    parser.set_defaults(func=lambda args: _run(handler, args), handler=handler)
+    parser.set_defaults(func=lambda args: _run(handler, args))
     return parser
 
 

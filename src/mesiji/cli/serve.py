@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -88,9 +88,17 @@ def server_for(gateway: Gateway, host: str, port: int, log_level: str) -> uvicor
     return _Server(config)
 
 
-async def serve(settings: Settings) -> None:
-    """Run a gateway and its HTTP server; returns after a graceful shutdown."""
+async def serve(
+    settings: Settings, *, prepare: Callable[[Gateway], Awaitable[None]] | None = None
+) -> None:
+    """Run a gateway and its HTTP server; returns after a graceful shutdown.
+
+    ``prepare`` runs on the opened gateway before anything starts (the benchmark harness sets
+    up its account there), so its objects are built before the collector is tuned.
+    """
     gateway = await Gateway.open(settings)
+    if prepare is not None:
+        await prepare(gateway)
     tune_garbage_collector()
     gateway.start()
     server = server_for(gateway, settings.http.host, settings.http.port, settings.log_level)

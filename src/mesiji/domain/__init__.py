@@ -10,7 +10,7 @@ randomness come in as arguments or from :mod:`secrets`. The modules:
 - :mod:`mesiji.domain.statuses` — the life cycle of message parts and messages, the legal
   transitions, a message's status derived from its parts, and the mapping from receipts.
 - :mod:`mesiji.domain.keys` — API keys and webhook signatures.
-- :mod:`mesiji.domain.credits` — what a message costs and the balance check.
+- :mod:`mesiji.domain.credits` — what a message costs, and the error for a short balance.
 
 Import from the modules themselves; this package re-exports nothing.
 """

@@ -1,14 +1,16 @@
-"""Credits: what a message costs, and whether the balance covers it.
+"""Credits: what a message costs, and the error when the balance does not cover it.
 
 Prices and balances are whole credits; one SMS segment normally costs one credit, so a
-three-part message to 1,000 numbers costs 3,000. Integers keep the sums exact.
+three-part message to 1,000 numbers costs 3,000. Integers keep the sums exact. The balance is
+checked where it is debited, inside the store's transaction, which raises
+:class:`InsufficientBalance`.
 """
 
 from __future__ import annotations
 
 from mesiji.errors import MesijiError
 
-__all__ = ["InsufficientBalance", "ensure_balance", "message_cost"]
+__all__ = ["InsufficientBalance", "message_cost"]
 
 
 class InsufficientBalance(MesijiError):  # noqa: N818 - the name the API contract uses
@@ -32,10 +34,3 @@ def message_cost(segments: int, price_per_segment: int = 1) -> int:
     if price_per_segment < 0:
         raise ValueError(f"a price cannot be negative: {price_per_segment}")
     return segments * price_per_segment
-
-
-def ensure_balance(balance: int, cost: int) -> int:
-    """The balance left after paying ``cost``; raises :class:`InsufficientBalance` if short."""
-    if cost > balance:
-        raise InsufficientBalance(required=cost, available=balance)
-    return balance - cost

@@ -17,26 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = [
-    "CELLFIE",
-    "GEORGIAN_OPERATORS",
-    "MAGTI",
-    "OPERATOR_NAMES_KA",
-    "SILKNET",
-    "operator_name",
-]
+__all__ = ["CELLFIE", "MAGTI", "SILKNET", "operator_name"]
 
 MAGTI = "Magti"
 SILKNET = "Silknet"
 CELLFIE = "Cellfie"
-
-#: The three network operators, in the order the glossary lists them.
-GEORGIAN_OPERATORS: tuple[str, ...] = (MAGTI, SILKNET, CELLFIE)
-
-#: Georgian names for the interface (glossary: მაგთი, სილქნეტი, სელფი).
-OPERATOR_NAMES_KA: Mapping[str, str] = MappingProxyType(
-    {MAGTI: "მაგთი", SILKNET: "სილქნეტი", CELLFIE: "სელფი"}
-)
 
 # Keys are case-folded carrier names, current and historical.
 _GEORGIAN_ALIASES: Mapping[str, str] = MappingProxyType(

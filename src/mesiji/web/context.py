@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mesiji.clock import Clock
 from mesiji.domain.keys import hash_api_key
-from mesiji.domain.numbers import parse_destination
+from mesiji.domain.numbers import RejectedNumber, parse_destination, parse_destinations
 from mesiji.services.accept import AcceptService
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.lookups import AccountLookups
@@ -58,3 +59,14 @@ class WebContext:
             allowed_regions=frozenset(account.allowed_regions),
             default_region=self.default_region,
         ).e164
+
+    def parse_numbers(
+        self, account: Account, raws: Iterable[str]
+    ) -> tuple[list[str], list[RejectedNumber]]:
+        """Each distinct number of ``raws`` as E.164 without "+", and every entry refused."""
+        destinations, rejected = parse_destinations(
+            raws,
+            allowed_regions=frozenset(account.allowed_regions),
+            default_region=self.default_region,
+        )
+        return [d.e164 for d in destinations], rejected

@@ -247,16 +247,14 @@ async def stop_list(
 @router.post("/stop-list", response_model=StopListAdded, tags=["stop list"])
 async def add_to_stop_list(body: StopListNumbers, context: Ctx, account: Authed) -> StopListAdded:
     """Put numbers on the stop list: messages to them are refused unless ``urgent``."""
-    numbers: list[str] = []
-    rejected: list[RejectedOut] = []
-    for raw in body.numbers:
-        try:
-            numbers.append(context.parse_number(account, raw))
-        except NumberError as exc:
-            rejected.append(RejectedOut(to=raw, code=exc.code.value, message=str(exc)))
-    added = await context.accounts.add_to_stop_list(account.id, numbers) if numbers else 0
+    numbers, rejected = context.parse_numbers(account, body.numbers)
+    added = await context.accounts.add_to_stop_list(account.id, numbers)
     context.lookups.stop_list_changed(account.id)
-    return StopListAdded(added=added, already_listed=len(set(numbers)) - added, rejected=rejected)
+    return StopListAdded(
+        added=added,
+        already_listed=len(numbers) - added,
+        rejected=[RejectedOut(to=r.raw, code=r.code.value, message=r.reason) for r in rejected],
+    )
 
 
 @router.delete("/stop-list/{number}", status_code=204, tags=["stop list"])
