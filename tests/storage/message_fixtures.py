@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, func, select
@@ -15,6 +15,9 @@ from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.storage.schema import accounts, notifications, parts
 
 CHANNEL = "magti"
+
+#: The lease the tests' claims take.
+LEASE = timedelta(seconds=30)
 
 _MESSAGE = NewMessage(
     sender="Mesiji",
@@ -51,6 +54,24 @@ async def accept_one(
     """Accept one message; its id."""
     accepted = await messages.accept(AcceptBatch(account_id, [message(**changes)]), now)
     return accepted.message_ids[0]
+
+
+async def in_transit(
+    messages: SqlMessageStore,
+    account_id: int,
+    now: datetime,
+    smsc_ids: list[str],
+    **changes: Any,
+) -> tuple[int, list[PartToSend]]:
+    """A message of ``len(smsc_ids)`` parts with a callback URL, submitted under those ids."""
+    changes.setdefault("callback_url", "https://c")
+    message_id = await accept_one(messages, account_id, now, segments=len(smsc_ids), **changes)
+    claimed = await messages.claim_parts(CHANNEL, 100, "gw", now, now + LEASE)
+    assert {p.message_id for p in claimed} == {message_id}
+    await messages.record_submissions(
+        [sent(p, i) for p, i in zip(claimed, smsc_ids, strict=True)], now
+    )
+    return message_id, claimed
 
 
 async def balance(store: SqlStore, account_id: int) -> int:

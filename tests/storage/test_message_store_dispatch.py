@@ -16,6 +16,7 @@ from mesiji.testing import VirtualClock
 from tests.storage.conftest import Database
 from tests.storage.message_fixtures import (
     CHANNEL,
+    LEASE,
     accept_one,
     balance,
     callbacks,
@@ -25,8 +26,6 @@ from tests.storage.message_fixtures import (
     part_statuses,
     sent,
 )
-
-LEASE = timedelta(seconds=30)
 
 
 async def test_claims_follow_channel_limit_and_order(

@@ -24,13 +24,13 @@ from mesiji.testing import VirtualClock
 from tests.storage.conftest import Database, recorded_statements
 from tests.storage.message_fixtures import (
     CHANNEL,
+    LEASE,
     accept_one,
     funded_account,
+    in_transit,
     message,
     sent,
 )
-
-LEASE = timedelta(seconds=30)
 
 
 async def _all_pages(
@@ -166,9 +166,7 @@ async def test_callbacks_are_leased_retried_and_finished(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id = await accept_one(message_store, account, now, callback_url="https://c/1")
-    [part] = await message_store.claim_parts(CHANNEL, 10, "gw", now, now + LEASE)
-    await message_store.record_submissions([sent(part, "1")], now)
+    message_id, _ = await in_transit(message_store, account, now, ["1"], callback_url="https://c/1")
 
     [note] = await message_store.claim_notifications(10, "w-1", now, now + LEASE)
     assert (note.message_id, note.account_id, note.url, note.attempts) == (
@@ -213,9 +211,7 @@ async def test_a_callback_can_be_given_up(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id = await accept_one(message_store, account, now, callback_url="https://c/1")
-    [part] = await message_store.claim_parts(CHANNEL, 10, "gw", now, now + LEASE)
-    await message_store.record_submissions([sent(part, "1")], now)
+    message_id, _ = await in_transit(message_store, account, now, ["1"], callback_url="https://c/1")
     [note] = await message_store.claim_notifications(10, "w", now, now + LEASE)
     await message_store.record_notification_attempts(
         [NotificationAttempt(note.id, False, None, "refused", None)], now
@@ -309,9 +305,7 @@ async def test_two_attempts_at_one_callback_in_one_batch_both_count(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id = await accept_one(message_store, account, now, callback_url="https://c/1")
-    [part] = await message_store.claim_parts(CHANNEL, 10, "gw", now, now + LEASE)
-    await message_store.record_submissions([sent(part, "1")], now)
+    message_id, _ = await in_transit(message_store, account, now, ["1"], callback_url="https://c/1")
     [note] = await message_store.claim_notifications(10, "w", now, now + LEASE)
     # A worker whose records failed for a whole lease may report an attempt late, in the same
     # batch as the next one: they apply in order, and the delivered one ends the row.

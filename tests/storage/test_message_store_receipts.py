@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import message_id_keys
@@ -11,7 +11,6 @@ from mesiji.storage import SqlStore
 from mesiji.storage.message_ports import (
     AcceptBatch,
     IncomingReceipt,
-    PartToSend,
     StatusChange,
 )
 from mesiji.storage.messages_sql import SqlMessageStore
@@ -20,16 +19,16 @@ from mesiji.testing import VirtualClock
 from tests.storage.conftest import Database
 from tests.storage.message_fixtures import (
     CHANNEL,
+    LEASE,
     accept_one,
     callbacks,
     count,
     funded_account,
+    in_transit,
     message,
     part_statuses,
     sent,
 )
-
-LEASE = timedelta(seconds=30)
 
 
 def receipt(
@@ -48,31 +47,12 @@ def receipt(
     )
 
 
-async def _in_transit(
-    message_store: SqlMessageStore,
-    account: int,
-    now: datetime,
-    smsc_ids: list[str],
-    **changes: object,
-) -> tuple[int, list[PartToSend]]:
-    """A message of ``len(smsc_ids)`` parts, submitted under those ids."""
-    message_id = await accept_one(
-        message_store, account, now, segments=len(smsc_ids), callback_url="https://c", **changes
-    )
-    claimed = await message_store.claim_parts(CHANNEL, 100, "gw", now, now + LEASE)
-    assert {p.message_id for p in claimed} == {message_id}
-    await message_store.record_submissions(
-        [sent(p, i) for p, i in zip(claimed, smsc_ids, strict=True)], now
-    )
-    return message_id, claimed
-
-
 async def test_a_receipt_delivers_the_message(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id, _ = await _in_transit(message_store, account, now, ["4711"])
+    message_id, _ = await in_transit(message_store, account, now, ["4711"])
     later = now + timedelta(seconds=5)
     changes = await message_store.apply_receipts([receipt("4711")], later)
     assert changes == [StatusChange(message_id, account, MessageStatus.DELIVERED, later)]
@@ -92,7 +72,7 @@ async def test_a_repeated_receipt_changes_nothing(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id, _ = await _in_transit(message_store, account, now, ["4711"])
+    message_id, _ = await in_transit(message_store, account, now, ["4711"])
     await message_store.apply_receipts([receipt("4711", PartStatus.UNDELIVERED)], now)
     events = await count(store, message_events)
     sent_callbacks = await count(store, notifications)
@@ -114,8 +94,8 @@ async def test_every_printing_of_an_id_finds_its_part_once(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    decimal, _ = await _in_transit(message_store, account, now, ["2623"])
-    hexadecimal, _ = await _in_transit(message_store, account, now, ["00ff"])
+    decimal, _ = await in_transit(message_store, account, now, ["2623"])
+    hexadecimal, _ = await in_transit(message_store, account, now, ["00ff"])
 
     printings = [receipt("A3F"), receipt("0002623"), receipt(" 2623"), receipt("2623")]
     assert [c.message_id for c in await message_store.apply_receipts(printings, now)] == [decimal]
@@ -179,13 +159,13 @@ async def test_a_multipart_message_is_delivered_when_every_part_is(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id, _ = await _in_transit(message_store, account, now, ["a1", "a2", "a3"])
+    message_id, _ = await in_transit(message_store, account, now, ["a1", "a2", "a3"])
     assert await message_store.apply_receipts([receipt("a1"), receipt("a3")], now) == []
     assert await part_statuses(store, message_id) == ["delivered", "in_transit", "delivered"]
     changes = await message_store.apply_receipts([receipt("a2")], now)
     assert [c.status for c in changes] == [MessageStatus.DELIVERED]
 
-    mixed, _ = await _in_transit(message_store, account, now, ["b1", "b2"])
+    mixed, _ = await in_transit(message_store, account, now, ["b1", "b2"])
     await message_store.apply_receipts(
         [receipt("b1"), receipt("b2", PartStatus.UNDELIVERED, error_code="011")], now
     )
@@ -199,7 +179,7 @@ async def test_intermediate_receipts_change_nothing(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id, _ = await _in_transit(message_store, account, now, ["77"])
+    message_id, _ = await in_transit(message_store, account, now, ["77"])
     assert await message_store.apply_receipts([receipt("77", None), receipt("78", None)], now) == []
     assert await part_statuses(store, message_id) == ["in_transit"]
     assert await count(store, receipts) == 0
@@ -210,7 +190,7 @@ async def test_receipts_match_parts_of_their_own_channel(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id, _ = await _in_transit(message_store, account, now, ["55"])
+    message_id, _ = await in_transit(message_store, account, now, ["55"])
     assert await message_store.apply_receipts([receipt("55", channel="silknet")], now) == []
     assert await part_statuses(store, message_id) == ["in_transit"]
     assert await count(store, receipts, receipts.c.channel == "silknet") == 1
@@ -221,7 +201,7 @@ async def test_an_expired_part_may_still_be_delivered(
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
-    message_id, _ = await _in_transit(message_store, account, now, ["99"])
+    message_id, _ = await in_transit(message_store, account, now, ["99"])
     await message_store.apply_receipts([receipt("99", PartStatus.EXPIRED)], now)
     assert await message_store.apply_receipts([receipt("99", PartStatus.UNDELIVERED)], now) == []
     changes = await message_store.apply_receipts([receipt("99")], now)

@@ -78,27 +78,14 @@ async def accept_batch(conn: AsyncConnection, batch: AcceptBatch, now: datetime)
     """
     key = batch.idempotency_key
     if key is not None:
-        seen = await _replay(conn, batch, key)
+        seen = await _replay_or_claim(conn, batch, key, now)
         if seen is not None:
             return seen
-        if not await _claim_key(conn, batch, key, now):
-            # A concurrent request claimed the key after the lookup; the insert waited for it
-            # to commit, and this statement's snapshot (READ COMMITTED) sees its result.
-            seen = await _replay(conn, batch, key)
-            if seen is None:
-                raise Conflict(f"idempotency key {key!r} is in use by a concurrent request")
-            return seen
-    accepted = await _store(conn, batch, now)
-    if key is not None:
-        await conn.execute(
-            update(idempotency_keys)
-            .where(
-                idempotency_keys.c.account_id == batch.account_id,
-                idempotency_keys.c.key == key,
-            )
-            .values(message_ids=json.dumps(accepted.message_ids), balance=accepted.balance)
-        )
-    return accepted
+    cost = _cost(batch)
+    reserved = _Reserved(batch, await _reserve(conn, batch.account_id, cost), cost)
+    ids = await _write_messages(conn, [reserved], now)
+    await _complete_keys(conn, [reserved], ids)
+    return Accepted(message_ids=ids[0], balance=reserved.balance)
 
 
 async def accept_group(
@@ -214,30 +201,17 @@ async def _reserve_run(
 async def _reserve_keyed(
     conn: AsyncConnection, batch: AcceptBatch, key: str, now: datetime
 ) -> _Reserved | AcceptOutcome:
-    """Replay the request, or claim its key and reserve its credits in a savepoint.
+    """Replay the request, or claim its key and reserve its credits, in a savepoint.
 
     The reservation, or what the request met: a replay, or a refusal rolled back to the
     savepoint (its key claim with it).
     """
-    try:
-        seen = await _replay(conn, batch, key)
-    except Conflict as exc:
-        return exc
-    if seen is not None:
-        return seen
     savepoint = await conn.begin_nested()
     try:
-        if await _claim_key(conn, batch, key, now):
+        result: _Reserved | AcceptOutcome | None = await _replay_or_claim(conn, batch, key, now)
+        if result is None:
             cost = _cost(batch)
-            result: _Reserved | AcceptOutcome = _Reserved(
-                batch, await _reserve(conn, batch.account_id, cost), cost
-            )
-        else:
-            # A concurrent request claimed the key and committed since the lookup.
-            replayed = await _replay(conn, batch, key)
-            if replayed is None:
-                raise Conflict(f"idempotency key {key!r} is in use by a concurrent request")
-            result = replayed
+            result = _Reserved(batch, await _reserve(conn, batch.account_id, cost), cost)
     except Exception as exc:
         failure = _own_failure(exc)
         if failure is None:
@@ -282,14 +256,6 @@ class _Reserved:
 
 def _cost(batch: AcceptBatch) -> int:
     return sum(m.credits for m in batch.messages)
-
-
-async def _store(conn: AsyncConnection, batch: AcceptBatch, now: datetime) -> Accepted:
-    """Reserve the request's credits and write its messages, parts, events and ledger row."""
-    cost = _cost(batch)
-    balance = await _reserve(conn, batch.account_id, cost)
-    [ids] = await _write_messages(conn, [_Reserved(batch, balance, cost)], now)
-    return Accepted(message_ids=ids, balance=balance)
 
 
 async def _write_messages(
@@ -458,12 +424,30 @@ async def _replay(conn: AsyncConnection, batch: AcceptBatch, key: str) -> Accept
     return Accepted(message_ids=ids, balance=int(row.balance), replayed=True)
 
 
+async def _replay_or_claim(
+    conn: AsyncConnection, batch: AcceptBatch, key: str, now: datetime
+) -> Accepted | None:
+    """Replay the first request with this key, or take the key for this one (None).
+
+    Raises :class:`Conflict` for a key used with another request. A concurrent request may
+    claim the key after the lookup: the insert then waits for it to commit, and the lookup
+    repeated after it (READ COMMITTED: a new snapshot) sees its result.
+    """
+    seen = await _replay(conn, batch, key)
+    if seen is not None or await _claim_key(conn, batch, key, now):
+        return seen
+    seen = await _replay(conn, batch, key)
+    if seen is None:
+        raise Conflict(f"idempotency key {key!r} is in use by a concurrent request")
+    return seen
+
+
 async def _claim_key(conn: AsyncConnection, batch: AcceptBatch, key: str, now: datetime) -> bool:
     """Take the key for this request; False if another request holds it.
 
-    The row's result columns are placeholders until :func:`accept_batch` fills them in, in the
-    same transaction: no other transaction ever sees them. On PostgreSQL the insert waits for a
-    concurrent transaction that inserted the key and finds a conflict only if it commits.
+    The row's result columns are placeholders until :func:`_complete_keys` fills them in, in
+    the same transaction: no other transaction ever sees them. On PostgreSQL the insert waits
+    for a concurrent transaction that inserted the key and finds a conflict only if it commits.
     """
     statement = (
         dialects.insert(conn.dialect.name, idempotency_keys)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Table, Text, any_, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["insert", "one_of"]
+
+_T = TypeVar("_T", str, int)
 
 
 def insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -19,15 +22,16 @@ def insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert
 
 
 def one_of(
-    dialect_name: str, column: ColumnElement[str], values: Sequence[str]
+    dialect_name: str, column: ColumnElement[_T], values: Sequence[_T]
 ) -> ColumnElement[bool]:
     """``column IN values`` with the whole list bound as one parameter.
 
     An expanded ``IN (?, ?, ...)`` makes a different statement for every list length (no
-    reuse of prepared statements) and runs into parameter limits with long lists; a single
-    array (PostgreSQL) or JSON text (SQLite's ``json_each``) does neither.
+    reuse of prepared statements) and runs into parameter limits with long lists (the pipeline
+    updates hundreds of parts by id at a time); a single array of the column's type
+    (PostgreSQL) or JSON text (SQLite's ``json_each``) does neither.
     """
     if dialect_name == "postgresql":
-        return column == any_(literal(list(values), postgresql.ARRAY(Text)))
+        return column == any_(literal(list(values), postgresql.ARRAY(column.type)))
     items = func.json_each(literal(json.dumps(list(values)), Text)).table_valued("value")
     return column.in_(select(items.c.value))

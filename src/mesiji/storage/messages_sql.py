@@ -24,13 +24,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Row, Select, func, literal, or_, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import canonical_message_id, message_id_keys
+from mesiji.storage import dialects, transactions
 from mesiji.storage import notifications_sql as outbox
-from mesiji.storage import transactions
 from mesiji.storage.accept_sql import (
     accept_batch,
     accept_group,
@@ -38,7 +37,6 @@ from mesiji.storage.accept_sql import (
     lost_key_race,
 )
 from mesiji.storage.errors import Conflict, InsufficientBalance, StorageError
-from mesiji.storage.id_lists import ids_in
 from mesiji.storage.message_ports import (
     AcceptBatch,
     Accepted,
@@ -74,7 +72,6 @@ class SqlMessageStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._dialect = engine.dialect.name
 
     @property
     def engine(self) -> AsyncEngine:
@@ -101,7 +98,7 @@ class SqlMessageStore:
         try:
             return await self._accept(batch, now)
         except Conflict as exc:
-            if batch.idempotency_key is None or not isinstance(exc.__cause__, IntegrityError):
+            if not lost_key_race(batch, exc):
                 raise
         # A concurrent request with the same key committed first; now it is found and replayed.
         return await self._accept(batch, now)
@@ -171,7 +168,9 @@ class SqlMessageStore:
                 if taken:
                     await conn.execute(
                         update(parts)
-                        .where(ids_in(conn, parts.c.id, [r.id for r in taken]))
+                        .where(
+                            dialects.one_of(conn.dialect.name, parts.c.id, [r.id for r in taken])
+                        )
                         .values(
                             status=PartStatus.SUBMITTING.value,
                             lease_owner=owner,
@@ -228,7 +227,7 @@ class SqlMessageStore:
             query = (
                 _part_columns()
                 .where(
-                    ids_in(conn, parts.c.id, sorted(outcome)),
+                    dialects.one_of(conn.dialect.name, parts.c.id, sorted(outcome)),
                     parts.c.status == PartStatus.SUBMITTING.value,
                 )
                 .order_by(parts.c.id)

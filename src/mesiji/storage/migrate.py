@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesiji.storage import transactions
 from mesiji.storage.driver_errors import translated
-from mesiji.storage.engine import WRITE, create_engine
+from mesiji.storage.engine import create_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -44,15 +45,12 @@ async def run_migrations(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` to ``revision``, in one transaction."""
     if revision in {"head", HEAD_REVISION} and await _stored_revision(engine) == HEAD_REVISION:
         return
-    with translated():
-        async with engine.connect() as conn:
-            await conn.execution_options(**WRITE)
-            async with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
-                    )
-                await conn.run_sync(_upgrade, revision)
+    async with transactions.writing(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
+        await conn.run_sync(_upgrade, revision)
 
 
 async def upgrade(engine_url: str, revision: str = "head", *, schema: str | None = None) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesiji.domain.statuses import MessageStatus
-from mesiji.storage.id_lists import ids_in
+from mesiji.storage import dialects
 from mesiji.storage.message_ports import Notification, NotificationAttempt
 from mesiji.storage.schema import notifications
 from mesiji.storage.types import UtcDateTime
@@ -142,7 +142,7 @@ async def claim_notifications(
         return []
     await conn.execute(
         update(notifications)
-        .where(ids_in(conn, notifications.c.id, [row.id for row in rows]))
+        .where(dialects.one_of(conn.dialect.name, notifications.c.id, [row.id for row in rows]))
         .values(next_attempt_at=lease_until, updated_at=now)
     )
     return [

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesiji.domain.statuses import MessageStatus, PartStatus, derive_message_status, is_final
-from mesiji.storage.id_lists import ids_in
+from mesiji.storage import dialects
 from mesiji.storage.message_ports import StatusChange
 from mesiji.storage.notifications_sql import StatusCallback, enqueue_status_callbacks
 from mesiji.storage.schema import accounts, balance_ledger, message_events, messages, parts
@@ -158,14 +158,14 @@ async def settle_messages(
             accounts.c.callback_url.label("account_url"),
         )
         .join_from(messages, accounts, messages.c.account_id == accounts.c.id)
-        .where(ids_in(conn, messages.c.id, ids))
+        .where(dialects.one_of(conn.dialect.name, messages.c.id, ids))
         .order_by(messages.c.id)
         .with_for_update(of=messages, key_share=True)
     )
     message_rows = (await conn.execute(query)).all()
     part_query = (
         select(parts.c.message_id, parts.c.status, parts.c.error_code)
-        .where(ids_in(conn, parts.c.message_id, ids))
+        .where(dialects.one_of(conn.dialect.name, parts.c.message_id, ids))
         .order_by(parts.c.message_id, parts.c.seqnum)
     )
     part_rows: dict[int, list[tuple[PartStatus, str | None]]] = defaultdict(list)
