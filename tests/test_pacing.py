@@ -41,6 +41,14 @@ def test_backoff_grows_with_jitter_caps_and_resets() -> None:
     assert backoff.next_delay() <= 1.0
 
 
+def test_backoff_delay_of_a_given_attempt_counts_nothing() -> None:
+    backoff = Backoff(initial=1.0, maximum=8.0, rng=random.Random(7))
+    for attempt, nominal in enumerate([1, 2, 4, 8, 8]):
+        assert nominal / 2 <= backoff.delay(attempt) <= nominal
+    assert backoff.attempt == 0
+    assert backoff.next_delay() <= 1.0
+
+
 def test_backoff_survives_many_attempts() -> None:
     backoff = Backoff(initial=0.1, maximum=30.0)
     for _ in range(5000):

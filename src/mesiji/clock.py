@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -54,3 +54,20 @@ async def first_completed(*waits: Awaitable[object]) -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+async def finish_or_cancel(
+    tasks: Collection[asyncio.Future[Any]], clock: Clock, seconds: float
+) -> None:
+    """Let ``tasks`` finish within ``seconds`` of ``clock``, then cancel those still running
+    and wait until every one has ended; their results and exceptions are dropped.
+
+    The shutdown of a worker pool: what is under way may complete, but not for ever.
+    """
+    everything = asyncio.gather(*tasks, return_exceptions=True)
+    # Shielded: first_completed cancels whichever wait lost, and this gather must survive it
+    # to be awaited below, once the tasks are cancelled one by one.
+    await first_completed(asyncio.shield(everything), clock.sleep(seconds))
+    for task in tasks:
+        task.cancel()
+    await everything

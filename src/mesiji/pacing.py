@@ -65,8 +65,14 @@ class Backoff:
 
     def next_delay(self) -> float:
         """The delay before the next attempt; each call backs off further."""
-        base = min(self._maximum, self._initial * self._multiplier ** min(self._attempt, 60))
+        delay = self.delay(self._attempt)
         self._attempt += 1
+        return delay
+
+    def delay(self, attempt: int) -> float:
+        """The ``attempt``-th delay (0 for the first), without counting an attempt: for
+        callers that keep the count themselves, such as a stored retry counter."""
+        base = min(self._maximum, self._initial * self._multiplier ** min(attempt, 60))
         return self._rng.uniform(base / 2, base)
 
     def reset(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from mesiji.services.dispatch import Dispatcher
 from mesiji.services.receipts import ReceiptHandler, ReceiptSink
 from mesiji.settings import ChannelSettings, DispatchSettings
 from mesiji.simulator import SimulatorSettings, SmscSimulator
+from mesiji.storage.engine import default_sqlite_url
 from mesiji.storage.message_ports import AcceptBatch, NewMessage
+from mesiji.storage.sql import SqlStore, open_store
 from mesiji.testing import VirtualClock
 from mesiji.text import choose_alphabet, count_segments
 
@@ -97,6 +100,16 @@ def clock() -> VirtualClock:
 @pytest.fixture
 def store() -> FakeMessageStore:
     return FakeMessageStore()
+
+
+@pytest.fixture
+async def sql_store(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[SqlStore]:
+    """A migrated SQLite store, for the services that read accounts through SQL."""
+    store = await open_store(default_sqlite_url(tmp_path), clock=clock)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture

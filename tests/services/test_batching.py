@@ -50,11 +50,6 @@ async def settle() -> None:
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
 def sink() -> Sink:
     return Sink()
 

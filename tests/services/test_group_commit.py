@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,11 +16,10 @@ from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
 from mesiji.storage import Conflict, InsufficientBalance, StorageUnavailable
-from mesiji.storage.engine import default_sqlite_url
 from mesiji.storage.message_ports import AcceptBatch, Accepted, AcceptOutcome, NewMessage
 from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.storage.records import Account, NewAccount, SenderStatus
-from mesiji.storage.sql import SqlStore, open_store
+from mesiji.storage.sql import SqlStore
 from mesiji.testing import VirtualClock
 
 RICH, POOR, CLASHING = 1, 2, 3
@@ -89,11 +87,6 @@ async def _settle() -> None:
 @pytest.fixture
 def group_store() -> GroupStore:
     return GroupStore()
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
 
 
 async def test_requests_arriving_during_a_commit_form_the_next_group(
@@ -290,15 +283,6 @@ def test_settings_are_checked(group_store: GroupStore, clock: VirtualClock) -> N
 # -- AcceptService through the batcher, on SQLite -----------------------------------------------
 
 
-@pytest.fixture
-async def sql_store(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[SqlStore]:
-    store = await open_store(default_sqlite_url(tmp_path), clock=clock)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
 async def _account(store: SqlStore, credits: int) -> Account:
     account = await store.create_account(NewAccount(name="Shop LLC"))
     await store.add_credits(account.id, credits, "test")
@@ -306,6 +290,23 @@ async def _account(store: SqlStore, credits: int) -> Account:
     found = await store.get_account(account.id)
     assert found is not None
     return found
+
+
+def _service(
+    sql_store: SqlStore,
+    clock: VirtualClock,
+    batcher: AcceptBatcher,
+    on_accepted: Callable[[], None] | None = None,
+) -> AcceptService:
+    """An AcceptService reading the accounts of ``sql_store`` and storing through ``batcher``."""
+    return AcceptService(
+        AccountLookups(sql_store, clock, ttl=2.0),
+        SqlMessageStore(sql_store.engine),
+        ChannelSettings(),
+        clock,
+        on_accepted=on_accepted,
+        batcher=batcher,
+    )
 
 
 def _request(*numbers: str, key: str | None = None, fingerprint: str | None = None) -> SendRequest:
@@ -323,14 +324,7 @@ async def test_the_service_accepts_concurrent_requests_in_groups(
     account = await _account(sql_store, 3)
     batcher = AcceptBatcher(SqlMessageStore(sql_store.engine), clock, max_delay=0)
     accepted: list[None] = []
-    service = AcceptService(
-        AccountLookups(sql_store, clock, ttl=2.0),
-        SqlMessageStore(sql_store.engine),
-        ChannelSettings(),
-        clock,
-        on_accepted=lambda: accepted.append(None),
-        batcher=batcher,
-    )
+    service = _service(sql_store, clock, batcher, on_accepted=lambda: accepted.append(None))
     outcomes = await asyncio.gather(
         *(service.send(account, _request(f"+9955990000{i:02d}")) for i in range(5)),
         return_exceptions=True,
@@ -348,13 +342,8 @@ async def test_the_service_maps_the_batcher_errors_as_before(
     sql_store: SqlStore, clock: VirtualClock
 ) -> None:
     account = await _account(sql_store, 10)
-    messages = SqlMessageStore(sql_store.engine)
-    service = AcceptService(
-        AccountLookups(sql_store, clock, ttl=2.0),
-        messages,
-        ChannelSettings(),
-        clock,
-        batcher=AcceptBatcher(messages, clock, max_delay=0),
+    service = _service(
+        sql_store, clock, AcceptBatcher(SqlMessageStore(sql_store.engine), clock, max_delay=0)
     )
     first = await service.send(account, _request("+995599000001", key="k", fingerprint="a"))
     again = await service.send(account, _request("+995599000001", key="k", fingerprint="a"))
@@ -370,25 +359,13 @@ async def test_the_service_maps_the_batcher_errors_as_before(
 
     group_store = GroupStore()
     group_store.fail = StorageUnavailable("disk full")
-    failing = AcceptService(
-        AccountLookups(sql_store, clock, ttl=2.0),
-        messages,
-        ChannelSettings(),
-        clock,
-        batcher=AcceptBatcher(group_store, clock, max_delay=0),
-    )
+    failing = _service(sql_store, clock, AcceptBatcher(group_store, clock, max_delay=0))
     with pytest.raises(RequestError) as raised:
         await failing.send(account, _request("+995599000003"))
     assert (raised.value.code, raised.value.transient) == (ErrorCode.unavailable, True)
 
     group_store.gate = asyncio.Event()
-    full = AcceptService(
-        AccountLookups(sql_store, clock, ttl=2.0),
-        messages,
-        ChannelSettings(),
-        clock,
-        batcher=AcceptBatcher(group_store, clock, max_delay=0, max_queued=1),
-    )
+    full = _service(sql_store, clock, AcceptBatcher(group_store, clock, max_delay=0, max_queued=1))
     committing = asyncio.create_task(full.send(account, _request("+995599000004")))
     await _settle()
     waiting = asyncio.create_task(full.send(account, _request("+995599000005")))

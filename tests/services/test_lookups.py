@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from mesiji.domain.keys import generate_api_key
 from mesiji.services.lookups import AccountLookups, TtlCache
-from mesiji.storage.engine import default_sqlite_url
 from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.records import AccountStatus, NewAccount, SenderStatus
-from mesiji.storage.sql import SqlStore, open_store
+from mesiji.storage.sql import SqlStore
 from mesiji.testing import VirtualClock
-
-
-@pytest.fixture
-async def sql_store(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[SqlStore]:
-    store = await open_store(default_sqlite_url(tmp_path), clock=clock)
-    yield store
-    await store.close()
 
 
 async def test_a_value_is_kept_for_ttl_seconds(clock: VirtualClock) -> None:
@@ -144,5 +134,5 @@ async def test_webhook_secret_and_suspended_accounts(
     await sql_store.create_api_key(account.id, key.key_hash, key.prefix, "")
     assert await lookups.authenticate(key.key_hash) is not None
     await sql_store.set_account_status(account.id, AccountStatus.SUSPENDED)
-    lookups.forget_accounts()
+    await clock.advance(2.1)
     assert await lookups.authenticate(key.key_hash) is None

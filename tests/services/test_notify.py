@@ -80,6 +80,17 @@ def held_answer(arrived: asyncio.Event, release: asyncio.Event) -> Handler:
     return answer
 
 
+def never_answer(arrived: asyncio.Event) -> Handler:
+    """A handler that reads a request's head, sets ``arrived``, and never answers."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        arrived.set()
+        await reader.read()  # until the client gives up and closes
+
+    return silent
+
+
 @contextlib.asynccontextmanager
 async def raw_server(handle: Handler) -> AsyncIterator[str]:
     """A server on 127.0.0.1 whose connections ``handle`` serves byte by byte; its base URL."""
@@ -282,13 +293,7 @@ async def test_an_attempt_without_an_answer_times_out_on_the_clock(
     make_notifier: NotifierFactory, store: FakeMessageStore, clock: VirtualClock
 ) -> None:
     arrived = asyncio.Event()
-
-    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        arrived.set()
-        await reader.read()  # until the client gives up and closes
-
-    async with raw_server(never_answer) as base:
+    async with raw_server(never_answer(arrived)) as base:
         notification = add(store, clock, f"{base}/cb", {"status": "delivered"})
         settings = {"timeout": 5.0, "backoff_initial": 10.0, "backoff_max": 10.0}
         notifier = make_notifier(settings=settings)
@@ -424,13 +429,7 @@ async def test_an_outcome_is_stored_after_the_delay_while_others_are_under_way(
 ) -> None:
     base = await server.start()
     arrived = asyncio.Event()
-
-    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        arrived.set()
-        await reader.read()
-
-    async with raw_server(never_answer) as slow_base:
+    async with raw_server(never_answer(arrived)) as slow_base:
         add(store, clock, f"{slow_base}/cb", "{}")
         quick = add(store, clock, f"{base}/cb", "{}")
         notifier = make_notifier(record_delay=0.5)

@@ -101,7 +101,6 @@ class AcceptService:
         batcher: AcceptBatcher | None = None,
     ) -> None:
         self._lookups = lookups
-        self._messages = messages
         # Through the batcher (group commit) when there is one, else a transaction per request.
         self._store_batch = batcher.accept if batcher is not None else messages.accept
         self._channel = channel
@@ -112,6 +111,13 @@ class AcceptService:
 
     async def send(self, account: Account, request: SendRequest) -> SendResult:
         """Accept ``request`` for ``account`` or raise :class:`RequestError`."""
+        try:
+            return await self._send(account, request)
+        except storage_errors.StorageUnavailable as exc:
+            # The lookups or the commit: either way the client may retry the whole request.
+            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+
+    async def _send(self, account: Account, request: SendRequest) -> SendResult:
         if not account.api_enabled:
             raise RequestError(ErrorCode.api_disabled, "the API is not enabled for this account")
         sender = await self._check_sender(account, request.sender)
@@ -147,7 +153,7 @@ class AcceptService:
                 ),
                 now,
             )
-        except (domain_credits.InsufficientBalance, storage_errors.InsufficientBalance) as exc:
+        except storage_errors.InsufficientBalance as exc:
             needed = sum(m.credits for m in new_messages)
             raise RequestError(
                 ErrorCode.insufficient_balance,
@@ -158,8 +164,6 @@ class AcceptService:
                 ErrorCode.idempotency_conflict,
                 "this Idempotency-Key was used with a different request",
             ) from exc
-        except storage_errors.StorageUnavailable as exc:
-            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
         except Overloaded as exc:
             raise RequestError(
                 ErrorCode.too_many_requests, "the gateway is overloaded; retry shortly"
@@ -185,10 +189,7 @@ class AcceptService:
                 ErrorCode.sender_invalid,
                 f"{sender!r} is not a sender ID (up to 11 letters and digits) or a number",
             )
-        try:
-            record = await self._lookups.sender(account.id, sender)
-        except storage_errors.StorageUnavailable as exc:
-            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        record = await self._lookups.sender(account.id, sender)
         if record is None:
             raise RequestError(
                 ErrorCode.sender_not_found, f"sender {sender!r} is not registered for this account"
@@ -230,10 +231,7 @@ class AcceptService:
         accepted: list[tuple[str, str | None, str]],
         rejected: list[RefusedRecipient],
     ) -> tuple[list[tuple[str, str | None, str]], list[RefusedRecipient]]:
-        try:
-            listed = await self._lookups.stop_listed(account.id, {a[0] for a in accepted})
-        except storage_errors.StorageUnavailable as exc:
-            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        listed = await self._lookups.stop_listed(account.id, {a[0] for a in accepted})
         if not listed:
             return accepted, rejected
         kept = [a for a in accepted if a[0] not in listed]

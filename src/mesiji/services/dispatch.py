@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mesiji.clock import Clock, first_completed
+from mesiji.clock import Clock, finish_or_cancel, first_completed
 from mesiji.domain.statuses import PartStatus
 from mesiji.errors import (
     CommandStatusError,
@@ -157,11 +157,6 @@ class Dispatcher:
     def channel(self) -> Channel:
         return self._channel
 
-    @property
-    def in_flight(self) -> int:
-        """Submits sent and not answered yet."""
-        return self._inflight
-
     def start(self) -> None:
         """Start claiming and submitting in the background."""
         if self._claimer is not None:
@@ -196,11 +191,7 @@ class Dispatcher:
             await self._claimer
         self._queue.clear()
         self._recorder.eager()
-        workers = asyncio.gather(*self._workers, return_exceptions=True)
-        await first_completed(asyncio.shield(workers), self._clock.sleep(self._stop_timeout))
-        for task in self._workers:
-            task.cancel()
-        await workers
+        await finish_or_cancel(self._workers, self._clock, self._stop_timeout)
         await self._recorder.close()
 
     async def _record(self, results: Sequence[SubmitResult]) -> None:

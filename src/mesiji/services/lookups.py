@@ -79,10 +79,6 @@ class TtlCache(Generic[K, V]):
         """Drop ``key``: the next :meth:`get` loads it again."""
         self._entries.pop(key, None)
 
-    def clear(self) -> None:
-        """Drop every entry."""
-        self._entries.clear()
-
 
 class AccountLookups:
     """Cached reads of accounts, keys, senders, stop lists and webhook secrets.
@@ -132,12 +128,6 @@ class AccountLookups:
     def stop_list_changed(self, account_id: int) -> None:
         """The account's stop list was changed through this process: read it again."""
         self._stop_lists.forget(account_id)
-
-    def forget_accounts(self) -> None:
-        """Accounts, keys or senders were changed through this process: read them again."""
-        self._keys.clear()
-        self._senders.clear()
-        self._secrets.clear()
 
     async def _load_stop_list(self, account_id: int) -> frozenset[str] | None:
         numbers = await self._store.list_stop_list(account_id, limit=self._max_stop_list + 1)

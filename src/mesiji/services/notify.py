@@ -48,7 +48,7 @@ from urllib.request import getproxies
 import aiohttp
 from yarl import URL
 
-from mesiji.clock import Clock, first_completed
+from mesiji.clock import Clock, finish_or_cancel, first_completed
 from mesiji.domain.keys import SIGNATURE_HEADER, webhook_signature_header
 from mesiji.pacing import Backoff
 from mesiji.services.batching import BatchWriter, RetryPolicy
@@ -163,6 +163,8 @@ class Notifier:
         )
         self._stop_timeout = stop_timeout
         self._rng = rng or random.Random()
+        # Delays between a callback's attempts; the attempt count is the row's own.
+        self._retry_backoff = Backoff(settings.backoff_initial, settings.backoff_max, rng=self._rng)
         self._deadlines = Deadlines(clock, settings.timeout)
         # Group commit: one record_notification_attempts transaction for many outcomes.
         # Nothing waits for an outcome to be stored, so add()'s futures are left unawaited.
@@ -217,14 +219,8 @@ class Notifier:
         with contextlib.suppress(asyncio.CancelledError):
             await self._loop
         self._loop = None
-        pending = list(self._inflight)
-        if pending:
-            everything = asyncio.gather(*pending, return_exceptions=True)
-            await first_completed(asyncio.shield(everything), self._clock.sleep(self._stop_timeout))
-            # Attempts cut short here are not recorded: their lease brings them back.
-            for task in pending:
-                task.cancel()
-            await everything
+        # Attempts cut short here are not recorded: their lease brings them back.
+        await finish_or_cancel(list(self._inflight), self._clock, self._stop_timeout)
         await self._recorder.close()
         await self._deadlines.close()
         if self._own_http and self._http is not None:
@@ -289,7 +285,8 @@ class Notifier:
         self.delivered += delivered
         next_attempt_at = None
         if not delivered and not give_up:
-            next_attempt_at = self._clock.now() + timedelta(seconds=self._retry_delay(attempt))
+            delay = self._retry_backoff.delay(attempt - 1)
+            next_attempt_at = self._clock.now() + timedelta(seconds=delay)
         if not delivered:
             log.info(
                 "callback %d to %s, attempt %d: %s%s",
@@ -343,14 +340,6 @@ class Notifier:
             return status, None
         text = answer.decode("utf-8", errors="replace").strip()
         return status, f"HTTP {status}: {text}"[:_MAX_ERROR]
-
-    def _retry_delay(self, attempt: int) -> float:
-        """Seconds before attempt ``attempt + 1``: the ``attempt``-th backoff delay."""
-        backoff = Backoff(self._settings.backoff_initial, self._settings.backoff_max, rng=self._rng)
-        delay = 0.0
-        for _ in range(attempt):
-            delay = backoff.next_delay()
-        return delay
 
 
 class _NoSecretError(Exception):
