@@ -13,7 +13,14 @@ from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
 from mesiji.storage.errors import StorageUnavailable
-from mesiji.storage.message_ports import AcceptBatch, Accepted, AcceptOutcome
+from mesiji.storage.message_ports import (
+    AcceptBatch,
+    Accepted,
+    AcceptOutcome,
+    MessageQuery,
+    MessageView,
+)
+from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.testing.waiting import eventually
 from mesiji.web.app import create_app
 from mesiji.web.context import WebContext
@@ -74,3 +81,31 @@ async def test_overload_and_unavailable_storage_answer_with_retry_after(api: Api
             assert answer.status_code == 503
             assert answer.headers["Retry-After"] == "1"
             assert answer.json()["error"]["code"] == "unavailable"
+
+
+class _UnreachableMessages(SqlMessageStore):
+    """A message store whose database stopped answering reads."""
+
+    async def list_messages(
+        self, account_id: int, query: MessageQuery
+    ) -> tuple[list[MessageView], str | None]:
+        raise StorageUnavailable("database unreachable")
+
+
+async def test_a_storage_failure_on_the_smsoffice_api_is_its_temporary_failure(api: Api) -> None:
+    lookups = AccountLookups(api.store, api.clock, ttl=2.0)
+    messages = _UnreachableMessages(api.store.engine)
+    accept = AcceptService(lookups, messages, ChannelSettings(), api.clock)
+    app = create_app(WebContext(api.store, lookups, messages, accept, api.clock))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://mesiji.test"
+    ) as client:
+        status = await client.get(
+            "/api/v2/getMessageStatus/", params={"key": api.key, "reference": "r1"}
+        )
+        assert status.status_code == 200
+        assert (status.json()["Success"], status.json()["ErrorCode"]) == (False, -100)
+        native = await client.get("/v1/messages", headers={"Authorization": f"Bearer {api.key}"})
+        assert native.status_code == 503
+        assert native.headers["Retry-After"] == "1"
+        assert native.json()["error"]["code"] == "unavailable"

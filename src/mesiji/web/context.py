@@ -11,7 +11,6 @@ from mesiji.domain.numbers import RejectedNumber, parse_destination, parse_desti
 from mesiji.services.accept import AcceptService
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.lookups import AccountLookups
-from mesiji.storage import errors as storage_errors
 from mesiji.storage.message_ports import MessageStore
 from mesiji.storage.ports import AccountStore
 from mesiji.storage.records import Account
@@ -31,23 +30,21 @@ class WebContext:
     default_region: str = "GE"
 
     async def authenticate(self, key: str | None) -> Account:
-        """The account of API key ``key``; :class:`RequestError` when there is none."""
+        """The account of API key ``key``; :class:`RequestError` when there is none.
+
+        A storage failure escapes as :class:`~mesiji.storage.errors.StorageUnavailable`: each
+        API answers it in its own form (503 on /v1, -100 in smsoffice.ge's envelope).
+        """
         if not key:
             raise RequestError(ErrorCode.key_missing, "an API key is required")
-        try:
-            account = await self.lookups.authenticate(hash_api_key(key.strip()))
-        except storage_errors.StorageUnavailable as exc:
-            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        account = await self.lookups.authenticate(hash_api_key(key.strip()))
         if account is None:
             raise RequestError(ErrorCode.unauthorized, "unknown, revoked or suspended API key")
         return account
 
     async def balance(self, account: Account) -> int:
         """The account's balance now (the authenticated ``account`` may be seconds old)."""
-        try:
-            fresh = await self.accounts.get_account(account.id)
-        except storage_errors.StorageUnavailable as exc:
-            raise RequestError(ErrorCode.unavailable, "storage is unavailable; retry") from exc
+        fresh = await self.accounts.get_account(account.id)
         if fresh is None:
             raise RequestError(ErrorCode.unauthorized, "the account no longer exists")
         return fresh.balance

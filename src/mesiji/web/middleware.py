@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mesiji.services.errors import ErrorCode
+from mesiji.web.smsoffice import TEMPORARY_FAILURE, envelope
 
 
 class BodyLimit:
@@ -56,26 +58,20 @@ class BodyLimit:
 
 async def _too_large(scope: Scope, send: Send, max_bytes: int) -> None:
     message = f"the request body is over {max_bytes} bytes"
-    answer: dict[str, object]
+    response: Response
     if str(scope.get("path", "")).lower().startswith("/api/"):
-        # smsoffice.ge's envelope; -100 is its "temporary failure", the code for anything
-        # it has no number for (see mesiji.web.smsoffice).
-        answer = {"Success": False, "Message": message, "Output": None, "ErrorCode": -100}
+        # smsoffice.ge's clients parse its envelope; it has no code of its own for this.
+        response = envelope(False, message, TEMPORARY_FAILURE)
     else:
-        answer = {"error": {"code": "body_too_large", "message": message}}
-    body = json.dumps(answer).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        response = JSONResponse({"error": {"code": ErrorCode.body_too_large, "message": message}})
+    response.status_code = 413
+    # The rest of the body is not read: the connection cannot carry another request.
+    response.headers["connection"] = "close"
+    await response(scope, _nothing_to_receive, send)
+
+
+async def _nothing_to_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class LegacyPaths:

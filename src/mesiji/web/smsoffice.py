@@ -27,6 +27,7 @@ from starlette.routing import Route
 from mesiji.domain.numbers import NumberError, split_destination_list
 from mesiji.services.accept import Recipient, SendRequest
 from mesiji.services.errors import ErrorCode, RequestError
+from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import MessageQuery
 from mesiji.storage.records import Account
 from mesiji.web.context import WebContext
@@ -60,8 +61,15 @@ def envelope(success: bool, message: str, code: int, output: Any = None) -> JSON
     )
 
 
-def smsoffice_code(error: RequestError) -> int:
-    return SMSOFFICE_CODES.get(error.code, TEMPORARY_FAILURE)
+def refusal(error: RequestError | StorageUnavailable) -> tuple[str, int]:
+    """The message and smsoffice.ge code of a refused request.
+
+    A database that is locked, full or unreachable is smsoffice.ge's temporary failure (-100),
+    answered in the envelope like every other refusal: its clients parse nothing else.
+    """
+    if isinstance(error, StorageUnavailable):
+        return "storage is unavailable; retry", TEMPORARY_FAILURE
+    return error.message, SMSOFFICE_CODES.get(error.code, TEMPORARY_FAILURE)
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -86,8 +94,8 @@ async def send(request: Request) -> Response:
     try:
         params = await _params(request)
         await _send(request, params)
-    except RequestError as exc:
-        return envelope(False, exc.message, smsoffice_code(exc))
+    except (RequestError, StorageUnavailable) as exc:
+        return envelope(False, *refusal(exc))
     return envelope(True, "Sent", 0)
 
 
@@ -95,8 +103,8 @@ async def send_legacy(request: Request) -> Response:
     """``/api/send.aspx``: the first API; ``01`` on success, the error code otherwise."""
     try:
         await _send(request, await _params(request))
-    except RequestError as exc:
-        return PlainTextResponse(str(smsoffice_code(exc)))
+    except (RequestError, StorageUnavailable) as exc:
+        return PlainTextResponse(str(refusal(exc)[1]))
     return PlainTextResponse("01")
 
 
@@ -148,8 +156,8 @@ async def get_balance(request: Request) -> Response:
         params = await _params(request)
         context = _context(request)
         balance = await context.balance(await context.authenticate(params.get("key")))
-    except RequestError as exc:
-        return envelope(False, exc.message, smsoffice_code(exc))
+    except (RequestError, StorageUnavailable) as exc:
+        return envelope(False, *refusal(exc))
     return PlainTextResponse(str(balance))
 
 
@@ -166,8 +174,8 @@ async def get_message_status(request: Request) -> Response:
         views, _ = await context.messages.list_messages(
             account.id, MessageQuery(reference=reference, destination=destination, limit=1000)
         )
-    except RequestError as exc:
-        return envelope(False, exc.message, smsoffice_code(exc))
+    except (RequestError, StorageUnavailable) as exc:
+        return envelope(False, *refusal(exc))
     output = [
         {
             "Destination": view.destination,
