@@ -11,15 +11,14 @@ from datetime import UTC, datetime
 
 from mesiji.errors import MesijiError, TextError
 from mesiji.smpp.addresses import Address, destination_address, source_address
-from mesiji.smpp.constants import EsmClass, RegisteredDelivery
+from mesiji.smpp.constants import RegisteredDelivery
 from mesiji.smpp.pdus import SubmitSm
-from mesiji.smpp.submit import part_tlvs
+from mesiji.smpp.submit import part_submit_sm
 from mesiji.storage.message_ports import PartToSend
 from mesiji.text import Alphabet, ConcatMethod, Part, split_text
 
 __all__ = ["SubmitBuilder", "UnsendableError", "smpp_absolute_time"]
 
-_UDHI = int(EsmClass.udhi)
 _RECEIPT = int(RegisteredDelivery.receipt_always)
 _ADDRESS_OCTETS = 20  # source_addr and destination_addr: C-Octet Strings of 21 (§4.4.1)
 _MAX_SENDERS = 1024
@@ -75,19 +74,8 @@ class SubmitBuilder:
                 self._senders.clear()
             self._senders[part.sender] = source
         dest = _checked(destination_address(part.destination), "ESME_RINVDSTADR")
-        return SubmitSm(
-            source_addr_ton=source.ton,
-            source_addr_npi=source.npi,
-            source_addr=source.addr,
-            dest_addr_ton=dest.ton,
-            dest_addr_npi=dest.npi,
-            destination_addr=dest.addr,
-            esm_class=_UDHI if piece.udhi else 0,
-            validity_period=validity,
-            registered_delivery=_RECEIPT,
-            data_coding=piece.data_coding,
-            short_message=piece.short_message,
-            tlvs=part_tlvs(piece),
+        return part_submit_sm(
+            piece, source, dest, registered_delivery=_RECEIPT, validity_period=validity
         )
 
     def _piece(self, part: PartToSend) -> Part:
