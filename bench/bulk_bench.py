@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,14 +23,10 @@ from pathlib import Path
 
 import httpx
 
+from mesiji.testing import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path(os.environ.get("MESIJI_PEERS_DIR", ROOT.parent / "shared" / "peers"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sim_stats(path: Path) -> dict[str, object]:

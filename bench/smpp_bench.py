@@ -65,6 +65,7 @@ from mesiji.smpp.client import ClientSettings, SmppClient
 from mesiji.smpp.codec import decode, encode
 from mesiji.smpp.connection import LinkSettings
 from mesiji.smpp.pdus import DataSm, DeliverSm, SubmitSm, SubmitSmResp
+from mesiji.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS_PAGE = ROOT / "docs" / "performance.md"
@@ -163,14 +164,6 @@ def fmt_rate(value: float | None) -> str:
 
 def fmt_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def best_rate(work: Callable[[int], None], count: int, repeats: int = 5) -> float:

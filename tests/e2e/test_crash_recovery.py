@@ -26,7 +26,6 @@ import contextlib
 import json
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import pytest
 
 from mesiji.settings import DispatchSettings
 from mesiji.smpp.receipts import canonical_message_id
+from mesiji.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "bench" / "harness_gateway.py"
@@ -88,14 +88,6 @@ def text_for(n: int) -> str:
 def number_for(n: int) -> str:
     """A distinct Georgian mobile number per message: the SMSC's log names parts by it."""
     return f"995599{n:06d}"
-
-
-def free_port() -> int:
-    """A port nobody listens on now (the kernel's choice for port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def poll(condition: Callable[[], bool], limit: float, what: str) -> None:

@@ -30,16 +30,10 @@ from mesiji.services.dispatch import Dispatcher
 from mesiji.services.receipts import ReceiptHandler
 from mesiji.settings import ChannelSettings, DispatchSettings
 from mesiji.storage.message_ports import AcceptBatch
+from mesiji.testing import free_port
 
 from .conftest import new_message
 from .fakes import FakeMessageStore
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -129,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.simulator is not None:
         args.simulator = str(Path(args.simulator).resolve())
-    port = _free_port()
+    port = free_port()
     with _simulator(args.simulator, port, args.receipts):
         try:
             import uvloop
