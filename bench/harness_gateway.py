@@ -14,8 +14,9 @@ import uvloop
 
 from mesiji.bootstrap import Gateway
 from mesiji.cli.serve import serve
+from mesiji.domain.callback_urls import LOOPBACK
 from mesiji.domain.keys import hash_api_key
-from mesiji.settings import ChannelSettings, HttpSettings, Settings
+from mesiji.settings import ChannelSettings, HttpSettings, Settings, WebhookSettings
 from mesiji.storage.records import NewAccount, SenderStatus
 
 BENCH_KEY = "bench"
@@ -37,6 +38,8 @@ def settings_for(sim_port: int, http_port: int, data_dir: Path) -> Settings:
         log_level="warning",
         http=HttpSettings(host="127.0.0.1", port=http_port),
         channels=(ChannelSettings(name="sim", port=sim_port, system_id="bench", window=100),),
+        # The benchmark's callback receivers listen on 127.0.0.1: allowed explicitly.
+        webhooks=WebhookSettings(allowed_networks=LOOPBACK),
     )
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from mesiji.clock import Clock, SystemClock
+from mesiji.domain.callback_urls import DestinationPolicy
 from mesiji.services.accept import AcceptService
 from mesiji.services.channels import Channel
 from mesiji.services.dispatch import Dispatcher
@@ -89,6 +90,7 @@ class Gateway:
             default_region=settings.default_region,
             on_accepted=self._accepted,
             batcher=self.batcher,
+            callback_policy=DestinationPolicy.from_cidrs(settings.webhooks.allowed_networks),
         )
         self.app: FastAPI = create_app(
             WebContext(

@@ -8,6 +8,7 @@ Every exception Mesiji raises on purpose derives from :class:`MesijiError`. Each
     ├── ConfigError                    settings that cannot work
     ├── TextError                      text cannot be encoded as asked (mesiji.text)
     ├── NumberError                    a destination number refused, with a code (domain.numbers)
+    ├── CallbackUrlError               a callback URL unusable or not allowed (domain.callback_urls)
     ├── InsufficientBalance            the balance does not cover a request (domain.credits)
     ├── RequestError                   an API request refused, with a stable ErrorCode
     │                                  (services.errors; mapped to HTTP by mesiji.web)

@@ -113,6 +113,15 @@ class WebhookSettings:
     max_attempts: int = field(default=10, metadata=_doc("Attempts before a callback fails."))
     backoff_initial: float = field(default=1.0, metadata=_doc("First retry after (seconds)."))
     backoff_max: float = field(default=600.0, metadata=_doc("Longest wait between retries."))
+    allowed_networks: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Networks callbacks may reach besides the public internet, e.g. "
+            '`["10.20.0.0/16", "127.0.0.1/32"]` (from the environment: comma-separated). '
+            "Loopback, private, link-local and other non-global addresses are refused unless "
+            "listed here."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +196,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin is tuple:
         (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
         items = value.values() if isinstance(value, Mapping) else value
+        if isinstance(items, str) and not dataclasses.is_dataclass(item):
+            # A list of plain values from the environment: "a,b,c".
+            items = [part.strip() for part in items.split(",") if part.strip()]
         if not isinstance(items, list | tuple | type({}.values())):
             raise ConfigError(f"{where}: expected a list")
         return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(items))
@@ -220,6 +232,8 @@ def settings_reference() -> str:
     lines = ["| option | default | environment | meaning |", "|---|---|---|---|"]
     for path, f in _walk(Settings, ""):
         default = f.default if f.default is not dataclasses.MISSING else "…"
+        if isinstance(default, tuple):
+            default = list(default)
         env = ENV_PREFIX + path.replace(".", "__").replace("[0]", "__0").upper()
         lines.append(f"| `{path}` | `{default}` | `{env}` | {f.metadata.get('doc', '')} |")
     return "\n".join(lines) + "\n"
@@ -232,7 +246,9 @@ def _walk(cls: type[Any], prefix: str) -> list[tuple[str, dataclasses.Field[Any]
         hint = hints[f.name]
         if dataclasses.is_dataclass(hint):
             rows.extend(_walk(hint, f"{prefix}{f.name}."))  # type: ignore[arg-type]
-        elif typing.get_origin(hint) is tuple:
+        elif typing.get_origin(hint) is tuple and any(
+            dataclasses.is_dataclass(a) for a in typing.get_args(hint)
+        ):
             (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
             rows.extend(_walk(item, f"{prefix}{f.name}[0]."))
         else:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import pytest
 
+from mesiji.domain.callback_urls import LOOPBACK
 from mesiji.domain.keys import SIGNATURE_HEADER, verify_webhook_signature
 from mesiji.services.notify import Notifier, callback_request
 from mesiji.settings import WebhookSettings
@@ -51,7 +52,10 @@ async def make_notifier(
     def factory(**options: Any) -> Notifier:
         # The attempt timeout runs on the virtual clock: by default far beyond any advance()
         # a test makes, so an attempt under way on a real socket never times out by surprise.
-        settings = WebhookSettings(**{"timeout": 1000.0, **options.pop("settings", {})})
+        # The receivers of these tests listen on 127.0.0.1, which callbacks may not reach by
+        # default.
+        defaults = {"timeout": 1000.0, "allowed_networks": LOOPBACK}
+        settings = WebhookSettings(**{**defaults, **options.pop("settings", {})})
         options.setdefault("poll_interval", 1.0)
         notifier = Notifier(
             store, settings, secret_for=secret_for, clock=clock, owner="test", **options
@@ -181,7 +185,7 @@ async def test_failed_callback_is_retried_with_backoff_until_it_is_taken(
 
     await eventually(lambda: notification.attempts == 1)
     at, delivered, code, error, next_at = notification.history[0]
-    assert (delivered, code, error) == (False, 500, "HTTP 500: oops")
+    assert (delivered, code, error) == (False, 500, "HTTP 500")
     assert next_at is not None
     assert 5.0 <= (next_at - at).total_seconds() <= 10.0  # the first delay: [initial/2, initial]
 
@@ -190,7 +194,7 @@ async def test_failed_callback_is_retried_with_backoff_until_it_is_taken(
     await clock.advance(5.1)
     await eventually(lambda: notification.attempts == 2)
     at, delivered, code, error, next_at = notification.history[1]
-    assert (delivered, code, error) == (False, 503, "HTTP 503: busy")
+    assert (delivered, code, error) == (False, 503, "HTTP 503")
     assert next_at is not None
     assert 10.0 <= (next_at - at).total_seconds() <= 20.0
 
@@ -283,9 +287,7 @@ async def test_unreachable_receiver_is_an_attempt_without_status(
     await eventually(lambda: notification.attempts == 1)
     _, delivered, code, error, next_at = notification.history[0]
     assert (delivered, code) == (False, None)
-    assert error is not None
-    assert error.startswith("ClientConnectorError: ")
-    assert len(error) <= 300
+    assert error == "connection refused"
     assert next_at is not None
 
 
@@ -305,7 +307,7 @@ async def test_an_attempt_without_an_answer_times_out_on_the_clock(
         await clock.advance(0.2)
         await eventually(lambda: notification.attempts == 1)
         at, delivered, code, error, next_at = notification.history[0]
-        assert (delivered, code, error) == (False, None, "TimeoutError")
+        assert (delivered, code, error) == (False, None, "timed out")
         assert next_at is not None
         assert 5.0 <= (next_at - at).total_seconds() <= 10.0
         assert notification.status == "pending"
@@ -334,25 +336,25 @@ async def test_redirects_are_not_followed(
         notification = add(store, clock, f"{base}/cb", '{"status":"delivered"}')
         make_notifier().notify()
         await eventually(lambda: notification.attempts == 1)
-    assert notification.history[0][1:4] == (False, 307, "HTTP 307: moved")
+    assert notification.history[0][1:4] == (False, 307, "HTTP 307")
     assert len(asked) == 1
     assert server.requests == []
 
 
-async def test_a_long_error_page_is_cut_short(
+async def test_an_error_page_is_never_stored_short_or_long(
     make_notifier: NotifierFactory,
     server: CallbackServer,
     store: FakeMessageStore,
     clock: VirtualClock,
 ) -> None:
-    server.answers.append((502, "ბ".encode() * 100_000))  # 300 kB
-    notification = add(store, clock, f"{await server.start()}/cb", {"status": "delivered"})
-    make_notifier().notify()
-    await eventually(lambda: notification.attempts == 1)
-    error = notification.last_error
-    assert error is not None
-    assert error.startswith("HTTP 502: ბბბ")
-    assert len(error) == 300
+    # What an internal service answers must not reach the client who named the URL.
+    server.answers.extend([(500, b"db password: hunter2"), (502, "ბ".encode() * 100_000)])
+    base = await server.start()
+    short, long = (add(store, clock, f"{base}/cb/{n}", {"n": n}) for n in range(2))
+    make_notifier(concurrency=1).notify()
+    await eventually(lambda: short.attempts == 1 and long.attempts == 1)
+    assert (short.last_status_code, short.last_error) == (500, "HTTP 500")
+    assert (long.last_status_code, long.last_error) == (502, "HTTP 502")
 
 
 async def test_account_without_secret_is_given_up(
@@ -511,7 +513,7 @@ async def test_stop_waits_for_attempts_under_way_and_stores_them(
         notification = add(store, clock, f"{base}/cb", "{}")
         notifier = Notifier(
             store,
-            WebhookSettings(timeout=1000.0),
+            WebhookSettings(timeout=1000.0, allowed_networks=LOOPBACK),
             secret_for=secret_for,
             clock=clock,
             owner="test",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from mesiji.bootstrap import database_url
+from mesiji.domain.callback_urls import DestinationPolicy, check_callback_url
 from mesiji.domain.keys import generate_api_key
 from mesiji.domain.numbers import NumberError, parse_destination
 from mesiji.errors import MesijiError
@@ -123,6 +124,10 @@ def _show(account: Account) -> str:
 
 
 async def _account_create(store: SqlStore, args: argparse.Namespace, out: TextIO) -> int:
+    if args.callback_url is not None:
+        # The rule /v1 applies to a message's callback_url (raises CallbackUrlError).
+        allowed = settings_from(args).webhooks.allowed_networks
+        check_callback_url(args.callback_url, DestinationPolicy.from_cidrs(allowed))
     account = await store.create_account(
         NewAccount(
             name=args.name,

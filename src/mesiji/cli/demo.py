@@ -21,8 +21,9 @@ import uvloop
 
 from mesiji.bootstrap import Gateway
 from mesiji.cli.serve import server_for
+from mesiji.domain.callback_urls import LOOPBACK
 from mesiji.domain.keys import generate_api_key
-from mesiji.settings import ChannelSettings, HttpSettings, Settings
+from mesiji.settings import ChannelSettings, HttpSettings, Settings, WebhookSettings
 from mesiji.simulator import SimulatorSettings, SmscSimulator
 from mesiji.storage.records import NewAccount, SenderStatus
 
@@ -69,6 +70,8 @@ async def _demo(args: argparse.Namespace, data_dir: Path, out: TextIO) -> int:
             log_level="warning",
             http=HttpSettings(port=args.port),
             channels=(ChannelSettings(name="simulator", port=simulator.port, window=10),),
+            # Everything runs on this machine: callbacks to it are allowed (not by default).
+            webhooks=WebhookSettings(allowed_networks=LOOPBACK),
         )
         gateway = await Gateway.open(settings)
         key = await _demo_account(gateway)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from mesiji.clock import Clock
 from mesiji.domain import credits as domain_credits
+from mesiji.domain.callback_urls import CallbackUrlError, DestinationPolicy, check_callback_url
 from mesiji.domain.numbers import NumberError as _NumberError
 from mesiji.domain.numbers import parse_destination
 from mesiji.domain.statuses import MessageStatus
@@ -99,8 +100,11 @@ class AcceptService:
         max_parts: int = 16,
         on_accepted: Callable[[], None] | None = None,
         batcher: AcceptBatcher | None = None,
+        callback_policy: DestinationPolicy | None = None,
     ) -> None:
         self._lookups = lookups
+        # Which callback URLs are refused on sight (the same rule the notifier applies).
+        self._callback_policy = callback_policy or DestinationPolicy()
         # Through the batcher (group commit) when there is one, else a transaction per request.
         self._store_batch = batcher.accept if batcher is not None else messages.accept
         self._channel = channel
@@ -120,6 +124,8 @@ class AcceptService:
     async def _send(self, account: Account, request: SendRequest) -> SendResult:
         if not account.api_enabled:
             raise RequestError(ErrorCode.api_disabled, "the API is not enabled for this account")
+        if request.callback_url is not None:
+            _check_callback_url(request.callback_url, self._callback_policy)
         sender = await self._check_sender(account, request.sender)
         if not request.recipients:
             raise RequestError(ErrorCode.no_numbers, "no destination numbers were given")
@@ -288,6 +294,14 @@ def _nothing_to_send(rejected: list[RefusedRecipient]) -> RequestError:
         return RequestError(ErrorCode.stop_listed, "every number is on the stop list")
     reasons = "; ".join(r.reason for r in rejected[:5])
     return RequestError(ErrorCode.no_valid_numbers, f"no valid destination number: {reasons}")
+
+
+def _check_callback_url(url: str, policy: DestinationPolicy) -> None:
+    # Refused now rather than failed ten times later; a name is checked when it is sent to.
+    try:
+        check_callback_url(url, policy)
+    except CallbackUrlError as exc:
+        raise RequestError(ErrorCode.callback_url_invalid, str(exc)) from exc
 
 
 def _schedule(request: SendRequest, now: datetime) -> tuple[datetime | None, datetime | None]:

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     not_found = "not_found"  # 404
     too_many_requests = "too_many_requests"  # 429
     unavailable = "unavailable"  # 503: storage locked, full or unreachable
+    callback_url_invalid = "callback_url_invalid"  # 400: unusable, or a destination not allowed
 
     @property
     def http_status(self) -> int:

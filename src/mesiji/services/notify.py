@@ -14,7 +14,14 @@ every attempt. A callback is a POST of the stored JSON with::
 keyed with the account's webhook secret (:mod:`mesiji.domain.keys`). Any 2xx answer is a
 delivery (smsoffice.ge-style receivers answer 200 with the body "OK"); redirects are not
 followed. Anything else, or no answer within ``timeout`` (of the injected clock, for the whole
-attempt), is tried again after an exponential backoff until ``max_attempts``.
+attempt), is tried again after an exponential backoff until ``max_attempts``. What is stored of
+a failed attempt, and shown to the client, is its status code and a short fixed reason ("HTTP
+500", "connection refused", "timed out"): never the body of the answer.
+
+Callbacks reach only the destinations :class:`~mesiji.domain.callback_urls.DestinationPolicy`
+allows (global addresses, and ``[webhooks] allowed_networks``): an address in the URL is
+checked before sending, a name as it is resolved (:mod:`mesiji.services.callback_guard`). A
+refused destination, or a URL that cannot be used, is given up at once.
 
 smsoffice.ge-compatible account callbacks are GET requests: a payload of the form
 ``{"method": "GET", "query": {...}}`` is sent as a GET with those parameters appended to the
@@ -46,12 +53,20 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from urllib.request import getproxies
 
 import aiohttp
-from yarl import URL
+from aiohttp.abc import AbstractResolver
 
 from mesiji.clock import Clock, finish_or_cancel, first_completed
+from mesiji.domain.callback_urls import (
+    CallbackUrlError,
+    DestinationPolicy,
+    destination_refusal,
+    parse_callback_url,
+    wire_url,
+)
 from mesiji.domain.keys import SIGNATURE_HEADER, webhook_signature_header
 from mesiji.pacing import Backoff
 from mesiji.services.batching import BatchWriter, RetryPolicy
+from mesiji.services.callback_guard import failure_reason, guarded_connector, refused_destination
 from mesiji.services.deadlines import Deadlines
 from mesiji.settings import WebhookSettings
 from mesiji.storage.message_ports import MessageStore, Notification, NotificationAttempt
@@ -64,9 +79,8 @@ log = logging.getLogger(__name__)
 SecretLookup = Callable[[int], Awaitable[str | None]]
 
 _USER_AGENT = "Mesiji"
-# Enough of an error page to say what went wrong; the rest is not read.
+# An answer's body is read (so the connection can be used again) up to this much, never shown.
 _MAX_BODY = 64 * 1024
-_MAX_ERROR = 300
 _KEEPALIVE = 15.0  # seconds an idle connection to a receiver is kept
 # Tries to store a batch of outcomes before it is dropped (its rows come back after their
 # lease and are sent again: delivery is at least once), fewer at shutdown, where nothing is
@@ -120,7 +134,9 @@ class Notifier:
 
     ``secret_for`` gives an account's webhook secret. ``http`` is the aiohttp session to send
     with (the caller's to close); by default the notifier makes its own in :meth:`start` (a
-    session belongs to a running event loop) and closes it in :meth:`stop`. ``poll_interval``
+    session belongs to a running event loop) and closes it in :meth:`stop`; its connector is
+    guarded (:func:`~mesiji.services.callback_guard.guarded_connector`) and resolves names with
+    ``resolver`` (aiohttp's default when None; tests inject their own). ``poll_interval``
     is how often, in seconds of ``clock``, due notifications are looked for when nobody called
     :meth:`notify` (retries fall due that way). A claimed notification is nobody else's for
     ``lease_seconds``. Outcomes are stored ``record_batch`` at a time, or ``record_delay``
@@ -136,6 +152,7 @@ class Notifier:
         clock: Clock,
         owner: str,
         http: aiohttp.ClientSession | None = None,
+        resolver: AbstractResolver | None = None,
         concurrency: int = 64,
         poll_interval: float = 1.0,
         lease_seconds: float | None = None,
@@ -153,6 +170,8 @@ class Notifier:
         self._owner = owner
         self._http = http
         self._own_http = False
+        self._policy = DestinationPolicy.from_cidrs(settings.allowed_networks)
+        self._resolver = resolver
         self._concurrency = concurrency
         # Claim only once this many slots are free: a claim is a write transaction, and one
         # per finished callback would cost more than the callbacks.
@@ -200,7 +219,7 @@ class Notifier:
             return
         loop = asyncio.get_running_loop()
         if self._http is None:
-            self._http = _new_session(self._concurrency)
+            self._http = _new_session(self._concurrency, self._policy, self._resolver)
             self._own_http = True
         self._deadlines.start()
         self._recorder.start()
@@ -275,11 +294,20 @@ class Notifier:
         give_up = attempt >= self._settings.max_attempts
         try:
             status_code, error = await self._attempt(notification)
-        except _NoSecretError as exc:
-            status_code, error, give_up = None, str(exc), True
-        except Exception as exc:
+            detail = error
+        except (_NoSecretError, CallbackUrlError) as exc:
+            # Nothing a later attempt could change (a name refused now is refused at its next
+            # resolution too, short of a DNS change nobody should count on).
+            status_code, error, detail, give_up = None, str(exc), str(exc), True
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            refused = refused_destination(exc)
+            give_up = give_up or refused is not None
+            status_code, error = None, refused or failure_reason(exc)
+            # The log says what happened; the stored error (shown to the client) stays short.
+            detail = f"{error} ({type(exc).__name__}: {exc})"
+        except Exception:
             log.exception("callback %d: attempt failed", notification.id)
-            status_code, error = None, _error_text(exc)
+            status_code, error, detail = None, "request failed", "request failed"
         delivered = status_code is not None and 200 <= status_code < 300
         self.attempts += 1
         self.delivered += delivered
@@ -293,7 +321,7 @@ class Notifier:
                 notification.id,
                 notification.url,
                 attempt,
-                error,
+                detail,
                 "" if next_attempt_at else "; given up",
             )
         self._recorder.add(
@@ -307,48 +335,62 @@ class Notifier:
         )
 
     async def _attempt(self, notification: Notification) -> tuple[int | None, str | None]:
-        """(HTTP status, error text) of one attempt; status None when no answer came."""
+        """(HTTP status, error text) of one attempt; status None when no answer came.
+
+        Raises :class:`CallbackUrlError` for a URL or destination that will never do, and the
+        HTTP client's errors for a failed connection or answer."""
         secret = await self._secret_for(notification.account_id)
         if secret is None:
             raise _NoSecretError(f"account {notification.account_id} has no webhook secret")
         http = self._http
         if http is None:
             raise RuntimeError("the notifier is not started")
+        # Stored before these rules, or set by an administrator: checked again here.
+        parse_callback_url(notification.url)
         timestamp = int(self._clock.now().timestamp())
         method, url, headers, body = callback_request(notification, secret, timestamp)
+        wire = wire_url(url)
+        # An address in the URL is connected to as written, without the resolver: check it.
+        refusal = destination_refusal(wire, self._policy)
+        if refusal is not None:
+            raise CallbackUrlError(refusal)
         deadline = self._deadlines.arm()
         try:
             try:
                 async with http.request(
                     method,
-                    _wire_url(url),
+                    wire,
                     headers=headers,
                     data=body or None,
                     allow_redirects=False,
                 ) as response:
                     status = response.status
-                    answer = await _read_some(response)
+                    await _read_some(response)
             finally:
                 deadline.finished = True
         except asyncio.CancelledError:
             if not self._deadlines.timed_out(deadline):
                 raise
-            return None, "TimeoutError"
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return None, _error_text(exc)
+            return None, "timed out"
         if 200 <= status < 300:
             return status, None
-        text = answer.decode("utf-8", errors="replace").strip()
-        return status, f"HTTP {status}: {text}"[:_MAX_ERROR]
+        # The status code only: the body (or reason phrase) is the receiver's to say, and an
+        # internal service's answer must not reach the client who named the URL.
+        return status, f"HTTP {status}"
 
 
 class _NoSecretError(Exception):
     pass
 
 
-def _new_session(concurrency: int) -> aiohttp.ClientSession:
-    """The notifier's own session: up to ``concurrency`` connections, kept alive."""
-    connector = aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=_KEEPALIVE)
+def _new_session(
+    concurrency: int, policy: DestinationPolicy, resolver: AbstractResolver | None
+) -> aiohttp.ClientSession:
+    """The notifier's own session: up to ``concurrency`` connections, kept alive, to the
+    destinations ``policy`` allows."""
+    connector = guarded_connector(
+        policy, limit=concurrency, keepalive_timeout=_KEEPALIVE, resolver=resolver
+    )
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": _USER_AGENT},
@@ -363,22 +405,8 @@ def _new_session(concurrency: int) -> aiohttp.ClientSession:
     )
 
 
-def _wire_url(url: str) -> URL:
-    """``url`` as it goes on the wire.
-
-    A URL of printable ASCII is sent exactly as written: the GET form's signature covers its
-    query string byte for byte, and yarl would otherwise normalise it (``%2C`` becomes ``,``).
-    Anything else (a space, Georgian in the path, an IDN host) is left to yarl to
-    percent-encode, as httpx did.
-    """
-    if url.isascii() and url.isprintable() and " " not in url:
-        return URL(url, encoded=True)
-    return URL(url)
-
-
 async def _read_some(response: aiohttp.ClientResponse) -> bytes:
-    """At most 64 KiB of the body: enough of an error page to say what went wrong. A short body
-    read to its end also lets the connection be used again."""
+    """At most 64 KiB of the body, read so that the connection can be used again."""
     content = response.content
     chunks: list[bytes] = []
     size = 0
@@ -389,7 +417,3 @@ async def _read_some(response: aiohttp.ClientResponse) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".rstrip(": ")[:_MAX_ERROR]

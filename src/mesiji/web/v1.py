@@ -34,7 +34,12 @@ class SendMessages(BaseModel):
     messages: list[PerRecipient] | None = None
     sender: str | None = Field(default=None, max_length=32)
     reference: str | None = Field(default=None, max_length=100)
-    callback_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    # Checked by the accept service, refused with callback_url_invalid.
+    callback_url: str | None = Field(
+        default=None,
+        description="http(s) URL for status callbacks: a host, no user name or password, at "
+        "most 2048 characters, not a loopback, private or link-local address",
+    )
     send_at: datetime | None = None
     validity: int | None = Field(default=None, description="seconds")
     urgent: bool = False
