@@ -69,3 +69,15 @@ def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
 def test_configuration_reference_in_docs_is_current() -> None:
     docs = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert settings_reference() in docs, "regenerate docs/configuration.md from settings.py"
+
+
+def test_a_list_of_values_from_toml_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "mesiji.toml"
+    path.write_text('[webhooks]\nallowed_networks = ["10.20.0.0/16", "::1"]\n', encoding="utf-8")
+    assert load_settings(path).webhooks.allowed_networks == ("10.20.0.0/16", "::1")
+    environ = {"MESIJI_WEBHOOKS__ALLOWED_NETWORKS": "127.0.0.0/8, ::1/128,"}
+    assert load_settings(path, environ).webhooks.allowed_networks == ("127.0.0.0/8", "::1/128")
+    assert load_settings().webhooks.allowed_networks == ()
+    path.write_text("[webhooks]\nallowed_networks = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="webhooks.allowed_networks: expected a list"):
+        load_settings(path)

@@ -71,3 +71,22 @@ def test_errors_are_messages_not_tracebacks(
     assert capsys.readouterr().err.startswith("error: ")
     status = main(["account", "credit", "--config", str(config), "1", "-5"])
     assert status == 1
+
+
+def test_an_account_callback_url_follows_the_api_rule(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create = ["account", "create", "--config", str(config), "--name", "Shop"]
+    assert main([*create, "--callback-url", "http://169.254.169.254/latest/"]) == 1
+    assert capsys.readouterr().err == "error: destination not allowed: link-local address\n"
+    assert main([*create, "--callback-url", "https://u:p@shop.ge/cb"]) == 1
+    assert "user name or password" in capsys.readouterr().err
+    assert main(["account", "list", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == ""  # nothing was created
+    # An administrator who allows the network may point an account at it.
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[webhooks]\nallowed_networks = ["10.0.0.0/8"]\n',
+        encoding="utf-8",
+    )
+    assert main([*create, "--callback-url", "http://10.1.2.3/sms/status"]) == 0
+    assert "account 1 created: Shop" in capsys.readouterr().out
