@@ -79,5 +79,5 @@ def test_a_list_of_values_from_toml_or_the_environment(tmp_path: Path) -> None:
     assert load_settings(path, environ).webhooks.allowed_networks == ("127.0.0.0/8", "::1/128")
     assert load_settings().webhooks.allowed_networks == ()
     path.write_text("[webhooks]\nallowed_networks = 5\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="webhooks.allowed_networks: expected a list"):
+    with pytest.raises(ConfigError, match=r"webhooks\.allowed_networks: expected a list"):
         load_settings(path)

@@ -26,7 +26,6 @@ __all__ = [
     "DestinationRefusedError",
     "GuardedResolver",
     "failure_reason",
-    "guarded_connector",
     "refused_destination",
 ]
 
@@ -72,21 +71,6 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
-
-
-def guarded_connector(
-    policy: DestinationPolicy,
-    *,
-    limit: int,
-    keepalive_timeout: float,
-    resolver: AbstractResolver | None = None,
-) -> aiohttp.TCPConnector:
-    """A connector whose names resolve through :class:`GuardedResolver` (over ``resolver``)."""
-    return aiohttp.TCPConnector(
-        limit=limit,
-        keepalive_timeout=keepalive_timeout,
-        resolver=GuardedResolver(policy, resolver),
-    )
 
 
 def refused_destination(exc: BaseException) -> str | None:

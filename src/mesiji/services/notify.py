@@ -66,7 +66,7 @@ from mesiji.domain.callback_urls import (
 from mesiji.domain.keys import SIGNATURE_HEADER, webhook_signature_header
 from mesiji.pacing import Backoff
 from mesiji.services.batching import BatchWriter, RetryPolicy
-from mesiji.services.callback_guard import failure_reason, guarded_connector, refused_destination
+from mesiji.services.callback_guard import GuardedResolver, failure_reason, refused_destination
 from mesiji.services.deadlines import Deadlines
 from mesiji.settings import WebhookSettings
 from mesiji.storage.message_ports import MessageStore, Notification, NotificationAttempt
@@ -134,9 +134,9 @@ class Notifier:
 
     ``secret_for`` gives an account's webhook secret. ``http`` is the aiohttp session to send
     with (the caller's to close); by default the notifier makes its own in :meth:`start` (a
-    session belongs to a running event loop) and closes it in :meth:`stop`; its connector is
-    guarded (:func:`~mesiji.services.callback_guard.guarded_connector`) and resolves names with
-    ``resolver`` (aiohttp's default when None; tests inject their own). ``poll_interval``
+    session belongs to a running event loop) and closes it in :meth:`stop`; it resolves names
+    through a :class:`~mesiji.services.callback_guard.GuardedResolver` over ``resolver``
+    (aiohttp's default when None; tests inject their own), closed with it. ``poll_interval``
     is how often, in seconds of ``clock``, due notifications are looked for when nobody called
     :meth:`notify` (retries fall due that way). A claimed notification is nobody else's for
     ``lease_seconds``. Outcomes are stored ``record_batch`` at a time, or ``record_delay``
@@ -172,6 +172,7 @@ class Notifier:
         self._own_http = False
         self._policy = DestinationPolicy.from_cidrs(settings.allowed_networks)
         self._resolver = resolver
+        self._guard: GuardedResolver | None = None
         self._concurrency = concurrency
         # Claim only once this many slots are free: a claim is a write transaction, and one
         # per finished callback would cost more than the callbacks.
@@ -219,7 +220,8 @@ class Notifier:
             return
         loop = asyncio.get_running_loop()
         if self._http is None:
-            self._http = _new_session(self._concurrency, self._policy, self._resolver)
+            self._guard = GuardedResolver(self._policy, self._resolver)
+            self._http = _new_session(self._concurrency, self._guard)
             self._own_http = True
         self._deadlines.start()
         self._recorder.start()
@@ -246,6 +248,10 @@ class Notifier:
             await self._http.close()
             self._http = None
             self._own_http = False
+        if self._guard is not None:
+            # The connector leaves a resolver it was given to its owner.
+            await self._guard.close()
+            self._guard = None
 
     async def _run(self) -> None:
         backoff = Backoff(0.1, 10.0, rng=self._rng)
@@ -383,13 +389,11 @@ class _NoSecretError(Exception):
     pass
 
 
-def _new_session(
-    concurrency: int, policy: DestinationPolicy, resolver: AbstractResolver | None
-) -> aiohttp.ClientSession:
+def _new_session(concurrency: int, resolver: GuardedResolver) -> aiohttp.ClientSession:
     """The notifier's own session: up to ``concurrency`` connections, kept alive, to the
-    destinations ``policy`` allows."""
-    connector = guarded_connector(
-        policy, limit=concurrency, keepalive_timeout=_KEEPALIVE, resolver=resolver
+    addresses ``resolver`` lets through (names) or the notifier checked (written addresses)."""
+    connector = aiohttp.TCPConnector(
+        limit=concurrency, keepalive_timeout=_KEEPALIVE, resolver=resolver
     )
     return aiohttp.ClientSession(
         connector=connector,
