@@ -208,17 +208,14 @@ def storable_receipt(receipt: IncomingReceipt) -> IncomingReceipt:
     """``receipt`` with values every database takes: a NUL terminator some SMSCs leave in the
     short_message (an octet string, SMPP 3.4 §5.2.21) dropped, other NULs replaced, and each
     value cut to its length (:func:`mesiji.domain.storable.storable_text`)."""
+    keys = tuple(storable_text(key, max_length=KEY_MAX) for key in receipt.message_id_keys)
     error_code = receipt.error_code
-    return dataclasses.replace(
-        receipt,
-        message_id_keys=tuple(
-            storable_text(key, max_length=KEY_MAX) for key in receipt.message_id_keys
-        ),
-        error_code=None
-        if error_code is None
-        else storable_text(error_code, max_length=ERROR_CODE_MAX),
-        raw=storable_text(receipt.raw, max_length=RAW_MAX),
-    )
+    if error_code is not None:
+        error_code = storable_text(error_code, max_length=ERROR_CODE_MAX)
+    raw = storable_text(receipt.raw, max_length=RAW_MAX)
+    if (keys, error_code, raw) == (receipt.message_id_keys, receipt.error_code, receipt.raw):
+        return receipt  # the usual case: nothing to change
+    return dataclasses.replace(receipt, message_id_keys=keys, error_code=error_code, raw=raw)
 
 
 def bare_receipt(receipt: IncomingReceipt) -> IncomingReceipt:
