@@ -10,6 +10,7 @@ Every exception Mesiji raises on purpose derives from :class:`MesijiError`. Each
     ├── NumberError                    a destination number refused, with a code (domain.numbers)
     ├── CallbackUrlError               a callback URL unusable or not allowed (domain.callback_urls)
     ├── InsufficientBalance            the balance does not cover a request (domain.credits)
+    ├── UnstorableValue                a value SQLite or PostgreSQL would refuse (domain.storable)
     ├── RequestError                   an API request refused, with a stable ErrorCode
     │                                  (services.errors; mapped to HTTP by mesiji.web)
     ├── Overloaded                     more requests waiting than the gateway takes:

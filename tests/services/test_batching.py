@@ -10,19 +10,22 @@ from typing import Any
 import pytest
 
 from mesiji.services.batching import BatchWriter, RetryPolicy
+from mesiji.storage.errors import StorageError, StorageUnavailable
 from mesiji.testing import VirtualClock, eventually
 
 WriterFactory = Callable[..., BatchWriter[int]]
 
 
 class Sink:
-    """A store for the writer: keeps each batch written; ``failures`` next calls raise, and
-    ``gate``, when set, holds every call until it is opened."""
+    """A store for the writer: keeps each batch written; ``failures`` next calls raise (as a
+    locked database does), a batch holding a ``poisoned`` item raises (as a database refusing
+    one value does), and ``gate``, when set, holds every call until it is opened."""
 
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
         self.tries = 0
         self.failures = 0
+        self.poisoned: set[int] = set()
         self.gate: asyncio.Event | None = None
 
     async def write(self, batch: Sequence[int]) -> None:
@@ -31,7 +34,9 @@ class Sink:
             await self.gate.wait()
         if self.failures:
             self.failures -= 1
-            raise RuntimeError("database is locked")
+            raise StorageUnavailable("database is locked")
+        if self.poisoned.intersection(batch):
+            raise StorageError("invalid byte sequence for encoding UTF8: 0x00")
         self.batches.append(list(batch))
 
     @property
@@ -212,6 +217,29 @@ async def test_a_batch_is_given_up_after_its_tries(
     writer.flush_soon()
     await eventually(lambda: sink.batches == [[9]])
     assert (writer.calls, writer.stored) == (1, 1)
+
+
+async def test_a_poisoned_item_fails_alone_and_the_rest_is_stored(
+    make_writer: WriterFactory,
+    sink: Sink,
+    clock: VirtualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink.poisoned = {5}
+    writer = make_writer(retry=RetryPolicy(tries=2))
+    with caplog.at_level(logging.ERROR, logger="mesiji.services.batching"):
+        futures = [writer.add(n) for n in range(8)]
+        writer.flush_soon()
+        await eventually(lambda: sorted(sink.items) == [0, 1, 2, 3, 4, 6, 7])
+        for _ in range(10):
+            await clock.advance(1.0)
+        await eventually(lambda: all(f.done() for f in futures))
+    # [0-7] refused, [0-3] stored, [4-7] refused, [4, 5] refused, [4] stored, [5] refused,
+    # [6, 7] stored; then [5] once more, and given up.
+    assert sink.sizes == [4, 1, 2]
+    assert sink.tries == 8
+    assert (writer.calls, writer.stored, writer.dropped) == (3, 7, 1)
+    assert "cannot record 1 numbers; given up after 2 tries" in caplog.text
 
 
 async def test_without_a_limit_a_batch_is_tried_until_it_is_stored(

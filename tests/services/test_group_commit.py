@@ -15,14 +15,14 @@ from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
-from mesiji.storage import Conflict, InsufficientBalance, StorageUnavailable
+from mesiji.storage import Conflict, InsufficientBalance, StorageError, StorageUnavailable
 from mesiji.storage.message_ports import AcceptBatch, Accepted, AcceptOutcome, NewMessage
 from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.storage.records import Account, NewAccount, SenderStatus
 from mesiji.storage.sql import SqlStore
 from mesiji.testing import VirtualClock
 
-RICH, POOR, CLASHING = 1, 2, 3
+RICH, POOR, CLASHING, POISONED = 1, 2, 3, 4
 
 _MESSAGE = NewMessage(
     sender="Shop",
@@ -42,7 +42,8 @@ def _batch(account: int = RICH) -> AcceptBatch:
 class GroupStore:
     """A GroupAcceptStore whose outcome depends on the account; records every group.
 
-    ``gate`` holds accept_many until set; ``fail`` makes the next group raise.
+    ``gate`` holds accept_many until set; ``fail`` makes the next group raise; a group holding
+    a request of account POISONED raises as a database refusing one of its values would.
     """
 
     def __init__(self) -> None:
@@ -65,6 +66,8 @@ class GroupStore:
         failure, self.fail = self.fail, None
         if failure is not None:
             raise failure
+        if any(b.account_id == POISONED for b in batches):
+            raise StorageError("invalid byte sequence for encoding UTF8: 0x00")
         return [self._outcome(b) for b in batches]
 
     def _outcome(self, batch: AcceptBatch) -> AcceptOutcome:
@@ -149,15 +152,60 @@ async def test_a_failed_commit_fails_every_caller_of_the_group(
     assert isinstance(await batcher.accept(_batch(), clock.now()), Accepted)
 
 
-async def test_an_unexpected_error_reaches_every_caller(
+async def test_a_poisoned_request_fails_alone_and_its_companions_are_committed(
     group_store: GroupStore, clock: VirtualClock
 ) -> None:
     batcher = AcceptBatcher(group_store, clock, max_delay=0)
-    group_store.fail = RuntimeError("bug")
+    accounts = [RICH, RICH, RICH, RICH, RICH, POISONED, RICH, POOR]
+    outcomes = await asyncio.gather(
+        *(batcher.accept(_batch(a), clock.now()) for a in accounts), return_exceptions=True
+    )
+    kinds = [type(o) for o in outcomes]
+    assert kinds == [Accepted] * 5 + [StorageError, Accepted, InsufficientBalance]
+    assert len({o.message_ids for o in outcomes if isinstance(o, Accepted)}) == 6
+    # Halved down to the poisoned request: [8] fails, [0-3] commits, [4-7] fails, [4,5] fails,
+    # [4] commits, [5] fails alone, [6,7] commits.
+    assert group_store.sizes == [8, 4, 4, 2, 1, 1, 2]
+    assert (batcher.groups, batcher.requests, batcher.split) == (1, 8, 3)
+
+
+async def test_several_poisoned_requests_each_fail_alone(
+    group_store: GroupStore, clock: VirtualClock
+) -> None:
+    batcher = AcceptBatcher(group_store, clock, max_delay=0)
+    accounts = [POISONED if i in (9, 50) else RICH for i in range(64)]
+    outcomes = await asyncio.gather(
+        *(batcher.accept(_batch(a), clock.now()) for a in accounts), return_exceptions=True
+    )
+    for account, outcome in zip(accounts, outcomes, strict=True):
+        assert isinstance(outcome, StorageError if account == POISONED else Accepted)
+    # Every poisoned request was tried alone once; far fewer commits than one per request.
+    assert sum(1 for g in group_store.groups if [b.account_id for b in g] == [POISONED]) == 2
+    assert len(group_store.groups) < 32
+
+
+async def test_an_error_of_every_request_reaches_each_of_them(
+    group_store: GroupStore, clock: VirtualClock
+) -> None:
+    batcher = AcceptBatcher(group_store, clock, max_delay=0)
+    outcomes = await asyncio.gather(
+        *(batcher.accept(_batch(POISONED), clock.now()) for _ in range(3)),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes] == [StorageError] * 3
+    assert group_store.sizes == [3, 1, 2, 1, 1]
+
+
+async def test_an_unexpected_error_is_retried_in_halves(
+    group_store: GroupStore, clock: VirtualClock
+) -> None:
+    batcher = AcceptBatcher(group_store, clock, max_delay=0)
+    group_store.fail = RuntimeError("bug")  # this once: the halves commit
     outcomes = await asyncio.gather(
         *(batcher.accept(_batch(), clock.now()) for _ in range(2)), return_exceptions=True
     )
-    assert [type(o) for o in outcomes] == [RuntimeError, RuntimeError]
+    assert [type(o) for o in outcomes] == [Accepted, Accepted]
+    assert group_store.sizes == [2, 1, 1]
 
 
 async def test_a_group_is_stamped_with_its_latest_request_time(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,13 +11,18 @@ from datetime import datetime
 import pytest
 
 from mesiji.domain.statuses import PartStatus
-from mesiji.services.receipts import ReceiptHandler, incoming_receipt
+from mesiji.services.receipts import (
+    ReceiptHandler,
+    bare_receipt,
+    incoming_receipt,
+    storable_receipt,
+)
 from mesiji.smpp import tlv
 from mesiji.smpp.constants import EsmClass, MessageState
 from mesiji.smpp.pdus import DataSm, DeliverSm
 from mesiji.smpp.receipts import is_receipt
 from mesiji.smpp.tlv import Tlv
-from mesiji.storage.errors import StorageUnavailable
+from mesiji.storage.errors import StorageError, StorageUnavailable
 from mesiji.storage.message_ports import IncomingReceipt, StatusChange
 from mesiji.testing import VirtualClock
 
@@ -144,6 +150,80 @@ async def test_storage_failure_reaches_every_caller_of_that_commit() -> None:
     assert all(isinstance(r, StorageUnavailable) for r in results)
     await handler.handle("sim", receipt_pdu("4"))  # the next commit works again
     assert handler.stored == 1
+
+
+class PickyStore(FakeMessageStore):
+    """Refuses (StorageError, as PostgreSQL refuses a value) every group holding a receipt
+    whose raw text has a character in ``refused``; keeps the receipts it took, in order."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+        self.taken: list[IncomingReceipt] = []
+
+    async def apply_receipts(
+        self, receipts: Sequence[IncomingReceipt], now: datetime
+    ) -> list[StatusChange]:
+        if any(c in r.raw for r in receipts for c in self.refused):
+            await self._enter("apply_receipts", len(receipts))
+            raise StorageError("character with byte sequence 0xc3 0xa9 has no equivalent")
+        self.taken.extend(receipts)
+        return await super().apply_receipts(receipts, now)
+
+
+async def test_a_receipt_refused_in_a_group_fails_alone_and_the_others_are_stored() -> None:
+    store = PickyStore(refused="é")
+    handler = ReceiptHandler(store, clock=VirtualClock())
+    pdus = [receipt_pdu(str(n)) for n in range(10)]
+    pdus[6] = DeliverSm(
+        esm_class=int(EsmClass.smsc_delivery_receipt),
+        short_message=b"id:6 sub:001 dlvrd:001 stat:DELIVRD err:000 text:caf\xe9",
+    )
+    results = await asyncio.gather(*(handler.handle("sim", p) for p in pdus))
+    assert results == [None] * 10  # every deliver_sm answered OK
+    assert [r.message_id_keys[0] for r in store.taken] == [*"012345789", "6"]
+    # The refused one was stored once more, reduced to ASCII.
+    assert store.taken[-1].raw.endswith("text:caf?")
+    assert (handler.stored, handler.unstorable) == (10, 0)
+
+
+async def test_a_receipt_refused_even_in_ascii_is_acknowledged_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = PickyStore(refused="!")
+    handler = ReceiptHandler(store, clock=VirtualClock())
+    bad = DeliverSm(
+        esm_class=int(EsmClass.smsc_delivery_receipt),
+        short_message=b"id:66 sub:001 dlvrd:001 stat:DELIVRD err:000 text:no!",
+    )
+    with caplog.at_level(logging.ERROR, logger="mesiji.services.receipts"):
+        await asyncio.gather(handler.handle("sim", bad), handler.handle("sim", receipt_pdu("7")))
+    assert [r.message_id_keys[0] for r in store.taken] == ["7"]
+    assert (handler.stored, handler.unstorable) == (1, 1)
+    assert "delivery receipt ('66',) cannot be stored" in caplog.text
+
+
+async def test_receipt_values_are_made_storable_before_the_commit() -> None:
+    store = PickyStore(refused="\x00")
+    handler = ReceiptHandler(store, clock=VirtualClock())
+    body = b"id:5 sub:001 dlvrd:001 stat:DELIVRD err:0\x000 text:a\x00b\x00\x00"
+    pdu = DeliverSm(esm_class=int(EsmClass.smsc_delivery_receipt), short_message=body)
+    await handler.handle("sim", pdu)
+    [stored] = store.taken
+    assert stored.raw == "id:5 sub:001 dlvrd:001 stat:DELIVRD err:0\ufffd0 text:a\ufffdb"
+    assert stored.error_code == "0\ufffd0"
+    assert store.sizes["apply_receipts"] == [1]
+
+
+def test_storable_receipt_cuts_long_values() -> None:
+    receipt = IncomingReceipt("sim", ("A" * 300,), P.DELIVERED, "E" * 100, "x" * 5000)
+    stored = storable_receipt(receipt)
+    assert [len(stored.message_id_keys[0]), len(stored.error_code or ""), len(stored.raw)] == [
+        256,
+        64,
+        2000,
+    ]
+    assert bare_receipt(IncomingReceipt("sim", ("\u00e9",), None, None, "\x01ok")).raw == "?ok"
 
 
 async def test_failed_commit_makes_the_smsc_deliver_the_receipt_again(

@@ -57,7 +57,7 @@ async def test_an_unusable_or_refused_callback_url_is_a_400_and_writes_nothing(
     response = await send(api, url)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
-    assert error["code"] == "callback_url_invalid"
+    assert error["code"] == "invalid_callback_url"
     assert error["message"]
     assert await api.count("messages") == 0
     assert await api.balance() == 100

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from mesiji.clock import Clock
 from mesiji.domain import credits as domain_credits
@@ -20,6 +21,13 @@ from mesiji.domain.callback_urls import CallbackUrlError, DestinationPolicy, che
 from mesiji.domain.numbers import NumberError as _NumberError
 from mesiji.domain.numbers import parse_destination
 from mesiji.domain.statuses import MessageStatus
+from mesiji.domain.storable import (
+    UnstorableValue,
+    check_datetime,
+    check_integer,
+    check_text,
+    has_content,
+)
 from mesiji.errors import Overloaded
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.group_commit import AcceptBatcher
@@ -30,11 +38,16 @@ from mesiji.storage.message_ports import AcceptBatch, MessageStore, NewMessage
 from mesiji.storage.records import Account, SenderStatus
 from mesiji.text import Alphabet, choose_alphabet, count_segments
 
+T = TypeVar("T")
+
 #: An alphanumeric sender ID: at most 11 characters (3GPP TS 23.040 §9.1.2.5, 7-bit
 #: alphanumeric address of 11 characters), or a number of at most 15 digits (E.164).
 _SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-_&]{1,11}|\+?[0-9]{1,15}", re.ASCII)
 #: The longest validity a message may ask for: SMSCs cap it at days anyway.
 MAX_VALIDITY = timedelta(days=7)
+#: The longest reference and Idempotency-Key a request may carry (the /v1 limits; the
+#: smsoffice.ge API gets the same). Callback URLs follow mesiji.domain.callback_urls.
+MAX_REFERENCE, MAX_IDEMPOTENCY_KEY = 100, 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +142,7 @@ class AcceptService:
         sender = await self._check_sender(account, request.sender)
         if not request.recipients:
             raise RequestError(ErrorCode.no_numbers, "no destination numbers were given")
+        _check_fields(request)
         now = self._clock.now()
         send_at, valid_until = _schedule(request, now)
         accepted, rejected = self._parse_recipients(account, request.recipients)
@@ -174,6 +188,14 @@ class AcceptService:
             raise RequestError(
                 ErrorCode.too_many_requests, "the gateway is overloaded; retry shortly"
             ) from exc
+        except storage_errors.StorageUnavailable:
+            raise  # answered 503 by send()
+        except (storage_errors.StorageError, ValueError) as exc:
+            # Refused by the database alone, its group's companions committed without it: a
+            # value the checks above let through. Nothing of this request was stored.
+            raise RequestError(
+                ErrorCode.unstorable, "the request could not be stored; nothing was written"
+            ) from exc
         if self._on_accepted is not None and not result.replayed:
             self._on_accepted()
         status = MessageStatus.SCHEDULED if send_at is not None else MessageStatus.QUEUED
@@ -216,8 +238,9 @@ class AcceptService:
         rejected: list[RefusedRecipient] = []
         seen: set[tuple[str, str]] = set()
         for recipient in recipients:
-            if not recipient.text.strip():
+            if not has_content(recipient.text):
                 raise RequestError(ErrorCode.no_content, "the message text is empty")
+            _checked(ErrorCode.invalid_text, check_text, recipient.text, field="text")
             try:
                 destination = parse_destination(
                     recipient.to, allowed_regions=allowed, default_region=self._default_region
@@ -268,13 +291,16 @@ class AcceptService:
                 f"the text takes {count.segments} SMS parts "
                 f"({_alphabet_name(alphabet)}); at most {self._max_parts} are allowed",
             )
+        credits = domain_credits.message_cost(count.segments, account.price_per_segment)
+        # messages.credits is an INTEGER column (32 bits on PostgreSQL).
+        _checked(ErrorCode.unstorable, check_integer, credits, field="the price", bits=32)
         return NewMessage(
             sender=sender,
             destination=destination,
             body=text,
             alphabet=alphabet.value,
             segments=parts,
-            credits=domain_credits.message_cost(count.segments, account.price_per_segment),
+            credits=credits,
             channel=self._channel.name,
             operator=operator,
             reference=request.reference,
@@ -301,14 +327,31 @@ def _check_callback_url(url: str, policy: DestinationPolicy) -> None:
     try:
         check_callback_url(url, policy)
     except CallbackUrlError as exc:
-        raise RequestError(ErrorCode.callback_url_invalid, str(exc)) from exc
+        raise RequestError(ErrorCode.invalid_callback_url, str(exc)) from exc
+
+
+def _check_fields(request: SendRequest) -> None:
+    """Refuse values of the request that a database would refuse (:mod:`mesiji.domain.storable`)
+    before anything is stored: in a group commit they would fail the companions' transaction."""
+    for code, value, name, limit in (
+        (ErrorCode.invalid_reference, request.reference, "reference", MAX_REFERENCE),
+        (
+            ErrorCode.invalid_idempotency_key,
+            request.idempotency_key,
+            "Idempotency-Key",
+            MAX_IDEMPOTENCY_KEY,
+        ),
+    ):
+        if value is not None:
+            _checked(code, check_text, value, field=name, max_length=limit)
 
 
 def _schedule(request: SendRequest, now: datetime) -> tuple[datetime | None, datetime | None]:
     send_at = request.send_at
     if send_at is not None:
-        if send_at.tzinfo is None:
-            raise RequestError(ErrorCode.invalid_send_at, "send_at needs a timezone offset")
+        # Aware and within the calendar both engines hold, even when past: 0001-01-01+14:00
+        # cannot be converted to UTC at all.
+        send_at = _checked(ErrorCode.invalid_send_at, check_datetime, send_at, field="send_at")
         if send_at <= now:
             send_at = None  # due already: send now
     valid_until = None
@@ -317,8 +360,21 @@ def _schedule(request: SendRequest, now: datetime) -> tuple[datetime | None, dat
             raise RequestError(
                 ErrorCode.invalid_validity, "validity must be between 60 seconds and 7 days"
             )
-        valid_until = (send_at or now) + request.validity
+        valid_until = _checked(
+            ErrorCode.invalid_validity,
+            check_datetime,
+            (send_at or now) + request.validity,
+            field="send_at + validity",
+        )
     return send_at, valid_until
+
+
+def _checked(code: ErrorCode, check: Callable[..., T], value: T, **options: Any) -> T:
+    """``check(value, **options)``, an :class:`UnstorableValue` refused with ``code``."""
+    try:
+        return check(value, **options)
+    except UnstorableValue as exc:
+        raise RequestError(code, str(exc)) from exc
 
 
 def _alphabet_name(alphabet: Alphabet) -> str:

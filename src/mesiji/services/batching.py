@@ -12,7 +12,10 @@ the first of them came, or at once on :meth:`BatchWriter.flush_soon` (nothing el
 way, so waiting would only add latency), in eager mode (:meth:`BatchWriter.eager`: a shutdown,
 nothing is worth waiting for) and on :meth:`BatchWriter.close`.
 
-A write that fails is tried again with backoff, as :class:`RetryPolicy` says; a batch given up
+A write that fails for a reason that is not transient is first tried again in halves
+(:func:`~mesiji.services.commit_apart.commit_apart`), so the items the database takes are
+stored and only those it refuses are left. What is left (or a whole batch that failed for a
+transient reason) is tried again with backoff, as :class:`RetryPolicy` says; an item given up
 is lost to storage, so callers only give up on what comes back by itself (a part or a
 notification whose lease runs out is claimed and sent again).
 """
@@ -27,6 +30,7 @@ from typing import Generic, TypeVar
 
 from mesiji.clock import Clock, first_completed
 from mesiji.pacing import Backoff
+from mesiji.services.commit_apart import commit_apart
 
 __all__ = ["BatchWriter", "RetryPolicy"]
 
@@ -191,27 +195,43 @@ class BatchWriter(Generic[T]):
         retry = self._retry
         backoff = Backoff(retry.backoff_initial, retry.backoff_max)
         tries = 0
-        while True:
-            tries += 1
-            try:
-                await self._write(batch)
-            except Exception:
-                limit = retry.limit(closing=self._closing)
-                if limit is not None and tries >= limit:
-                    log.exception(
-                        "cannot record %d %s; given up after %d tries",
-                        len(batch),
-                        self._description,
-                        tries,
-                    )
-                    self.dropped += len(batch)
-                    return
-                log.exception("cannot record %d %s; trying again", len(batch), self._description)
-                await self._clock.sleep(backoff.next_delay())
-                continue
+        pending = list(batch)
+
+        async def write(items: Sequence[T]) -> list[None]:
+            await self._write(items)
             self.calls += 1
-            self.stored += len(batch)
-            return
+            self.stored += len(items)
+            return [None] * len(items)
+
+        while pending:
+            tries += 1
+            outcomes: list[Exception | None] = [None] * len(pending)
+            # A write refused for something other than the moment is written again in halves:
+            # one item the database refuses does not hold back the others (commit_apart).
+            await commit_apart(pending, write, outcomes.__setitem__)
+            failed = [i for i, o in zip(pending, outcomes, strict=True) if o is not None]
+            errors = [outcome for outcome in outcomes if outcome is not None]
+            if not failed:
+                return
+            limit = retry.limit(closing=self._closing)
+            if limit is not None and tries >= limit:
+                log.error(
+                    "cannot record %d %s; given up after %d tries",
+                    len(failed),
+                    self._description,
+                    tries,
+                    exc_info=errors[-1],
+                )
+                self.dropped += len(failed)
+                return
+            log.error(
+                "cannot record %d %s; trying again",
+                len(failed),
+                self._description,
+                exc_info=errors[-1],
+            )
+            await self._clock.sleep(backoff.next_delay())
+            pending = failed
 
 
 def _complete(futures: Iterable[asyncio.Future[None]]) -> None:

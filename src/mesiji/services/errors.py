@@ -40,7 +40,11 @@ class ErrorCode(StrEnum):
     not_found = "not_found"  # 404
     too_many_requests = "too_many_requests"  # 429
     unavailable = "unavailable"  # 503: storage locked, full or unreachable
-    callback_url_invalid = "callback_url_invalid"  # 400: unusable, or a destination not allowed
+    invalid_text = "invalid_text"  # 400: NUL or a lone surrogate in the text
+    invalid_reference = "invalid_reference"  # 400: too long, NUL or a lone surrogate
+    invalid_callback_url = "invalid_callback_url"  # 400: unusable, or a destination not allowed
+    invalid_idempotency_key = "invalid_idempotency_key"  # 400: too long, NUL or a surrogate
+    unstorable = "unstorable"  # 400: a value the database refused; nothing was stored
 
     @property
     def http_status(self) -> int:

@@ -6,7 +6,10 @@ concurrent requests queued for the single write lock. :class:`AcceptBatcher` que
 requests instead; one committer task takes everything queued (up to ``max_batch``) and stores
 it with :meth:`~mesiji.storage.message_ports.GroupAcceptStore.accept_many` in one transaction.
 Each caller then gets its own result, or its own error (its balance, its idempotency key), only
-after that commit; if the transaction fails, every caller of the group gets the error.
+after that commit. If the transaction fails for a reason other than a transient one, the group
+is committed again in halves (:func:`~mesiji.services.commit_apart.commit_apart`): a request
+the database refuses fails alone and its companions are committed. A transient failure
+(StorageUnavailable: locked, full, unreachable) fails every caller of the group.
 
 Batching is natural: while one group commits, new requests queue for the next, so the busier
 the gateway, the larger the groups, with no timer. ``max_delay`` only applies when a request
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from mesiji.clock import Clock
 from mesiji.errors import Overloaded
-from mesiji.storage.errors import StorageError, StorageUnavailable
+from mesiji.services.commit_apart import commit_apart
+from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import AcceptBatch, Accepted, AcceptOutcome, GroupAcceptStore
 
 __all__ = ["AcceptBatcher"]
@@ -73,6 +78,8 @@ class AcceptBatcher:
         self.requests = 0
         #: Requests refused because ``max_queued`` were waiting.
         self.overloaded = 0
+        #: Commits that failed and were retried in halves (see commit_apart).
+        self.split = 0
 
     @property
     def queued(self) -> int:
@@ -127,32 +134,31 @@ class AcceptBatcher:
         return group
 
     async def _commit(self, group: list[_Request]) -> None:
-        outcomes: list[AcceptOutcome] | None = None
-        failure: BaseException | None = None
-        try:
-            # One timestamp for the group: the latest request's, so no message is stamped
+        self.groups += 1
+        self.requests += len(group)
+
+        async def commit(part: Sequence[_Request]) -> list[AcceptOutcome]:
+            # One timestamp per transaction: the latest request's, so no message is stamped
             # before its request was checked.
-            now = max(r.now for r in group)
-            outcomes = await self._store.accept_many([r.batch for r in group], now)
-            if len(outcomes) != len(group):
-                raise StorageError(f"{len(outcomes)} outcomes for {len(group)} requests")
-        except Exception as exc:
-            failure = exc
-        finally:
-            self.groups += 1
-            self.requests += len(group)
-            if outcomes is None or failure is not None:
-                # Failed, or interrupted (cancelled) with the outcome unknown: every caller
-                # of the group gets the error; nobody is told their request was stored.
-                for request in group:
-                    _fail(request.future, _for_caller(failure))
+            now = max(r.now for r in part)
+            return await self._store.accept_many([r.batch for r in part], now)
+
+        def deliver(index: int, outcome: AcceptOutcome | Exception) -> None:
+            future = group[index].future
+            if isinstance(outcome, Accepted):
+                if not future.done():
+                    future.set_result(outcome)
             else:
-                for request, outcome in zip(group, outcomes, strict=True):
-                    if isinstance(outcome, Accepted):
-                        if not request.future.done():
-                            request.future.set_result(outcome)
-                    else:
-                        _fail(request.future, outcome)
+                _fail(future, _for_caller(outcome))
+
+        try:
+            self.split += await commit_apart(group, commit, deliver)
+        finally:
+            # Interrupted (cancelled) with the outcome unknown: nobody left is told their
+            # request was stored.
+            for request in group:
+                if not request.future.done():
+                    _fail(request.future, _for_caller(None))
 
 
 def _for_caller(failure: BaseException | None) -> BaseException:

@@ -4,19 +4,30 @@ An SMSC forgets a receipt once it hears deliver_sm_resp OK (SMPP 3.4 §4.6.2), s
 must be committed first. One transaction per receipt would cap a channel at the database's
 commit rate; instead receipts that arrive while a commit is running wait for the next one and
 share it (group commit, as PostgreSQL's WAL writer does). Each caller still returns only once
-the transaction holding its own receipt has committed, and fails if that one failed, so the
-client answers ESME_RX_T_APPN and the SMSC delivers again (§5.1.3).
+the transaction holding its own receipt has committed. If that one failed for a transient
+reason (locked, full, unreachable), the caller fails, so the client answers ESME_RX_T_APPN and
+the SMSC delivers again (§5.1.3).
+
+Each receipt has its own outcome: values are made storable first (:func:`storable_receipt`: a
+NUL left in by the SMSC), and a group the database refuses for another reason is committed
+again in halves (:func:`~mesiji.services.commit_apart.commit_apart`), so one bad receipt
+cannot take the receipts stored with it down. A receipt refused alone is tried once more
+reduced to ASCII (:func:`bare_receipt`); refused again, it is acknowledged and logged: the
+SMSC would only send the same bytes again, forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from mesiji.clock import Clock
 from mesiji.domain.statuses import part_status_from_receipt
+from mesiji.domain.storable import storable_text
+from mesiji.services.commit_apart import commit_apart, is_transient
 from mesiji.smpp.pdus import DataSm, DeliverSm
 from mesiji.smpp.receipts import (
     ReceiptError,
@@ -24,9 +35,16 @@ from mesiji.smpp.receipts import (
     receipt_from_pdu,
     receipt_text,
 )
+from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import IncomingReceipt, MessageStore, StatusChange
 
-__all__ = ["ReceiptHandler", "ReceiptSink", "incoming_receipt"]
+__all__ = [
+    "ReceiptHandler",
+    "ReceiptSink",
+    "bare_receipt",
+    "incoming_receipt",
+    "storable_receipt",
+]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +105,8 @@ class ReceiptHandler:
         self.commits = 0
         self.stored = 0
         self.unreadable = 0
+        #: Receipts refused by the database even reduced to ASCII, acknowledged and dropped.
+        self.unstorable = 0
 
     async def handle(self, channel: str, pdu: DeliverSm | DataSm) -> None:
         """Store one receipt and return after its commit; raises if the commit failed.
@@ -105,7 +125,7 @@ class ReceiptHandler:
     async def store(self, receipt: IncomingReceipt) -> None:
         """Store an already parsed receipt, sharing a transaction with concurrent callers."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((receipt, done))
+        self._pending.append((storable_receipt(receipt), done))
         if self._committer is None:
             self._committer = asyncio.get_running_loop().create_task(self._commit_all())
         await done
@@ -122,25 +142,101 @@ class ReceiptHandler:
             self._committer = None
 
     async def _commit(self, batch: list[tuple[IncomingReceipt, asyncio.Future[None]]]) -> None:
+        """Commit ``batch``, each receipt with its own outcome (see commit_apart)."""
+        refused: list[int] = []
+
+        async def commit(receipts: Sequence[IncomingReceipt]) -> list[None]:
+            changes = await self._store.apply_receipts(receipts, self._clock.now())
+            self.commits += 1
+            self.stored += len(receipts)
+            if changes and self._on_changes is not None:
+                self._on_changes(changes)
+            return [None] * len(receipts)
+
+        def deliver(index: int, outcome: Exception | None) -> None:
+            done = batch[index][1]
+            if outcome is None:
+                _settle(done, None)
+            elif is_transient(outcome):
+                _settle(done, outcome)  # the SMSC delivers it again, later (§5.1.3)
+            else:
+                refused.append(index)
+
         try:
-            changes = await self._store.apply_receipts(
-                [receipt for receipt, _ in batch], self._clock.now()
-            )
-        except Exception as exc:
-            for _, done in batch:
+            await commit_apart([receipt for receipt, _ in batch], commit, deliver)
+            for index in refused:
+                receipt, done = batch[index]
+                _settle(done, await self._last_resort(receipt))
+        finally:
+            for _, done in batch:  # cancelled: the outcome is unknown, the SMSC resends
                 if not done.done():
-                    done.set_exception(exc)
-            return
+                    _settle(done, StorageUnavailable("the receipt commit was interrupted"))
+
+    async def _last_resort(self, receipt: IncomingReceipt) -> Exception | None:
+        """Store a receipt the database refused alone, reduced to plain ASCII; if even that is
+        refused, acknowledge it anyway: the SMSC would resend the same bytes forever."""
+        try:
+            await self._store.apply_receipts([bare_receipt(receipt)], self._clock.now())
+        except Exception as exc:
+            if is_transient(exc):
+                return exc
+            self.unstorable += 1
+            log.exception(
+                "%s: delivery receipt %s cannot be stored; acknowledged and dropped",
+                receipt.channel,
+                receipt.message_id_keys[:1],
+            )
+            return None
         self.commits += 1
-        self.stored += len(batch)
-        for _, done in batch:
-            if not done.done():
-                done.set_result(None)
-        if changes and self._on_changes is not None:
-            self._on_changes(changes)
+        self.stored += 1
+        return None
 
     async def close(self) -> None:
         """Wait for the commit in progress, if any."""
         committer = self._committer
         if committer is not None:
             await asyncio.gather(committer, return_exceptions=True)
+
+
+#: Longest stored receipt text, error code and message id key. Appendix B receipts are about
+#: 150 characters, SMPP 3.4 message ids at most 65 (§5.2.23); the key is indexed, and a
+#: PostgreSQL b-tree entry cannot exceed about 2,700 bytes.
+RAW_MAX, ERROR_CODE_MAX, KEY_MAX = 2000, 64, 256
+
+
+def storable_receipt(receipt: IncomingReceipt) -> IncomingReceipt:
+    """``receipt`` with values every database takes: a NUL terminator some SMSCs leave in the
+    short_message (an octet string, SMPP 3.4 §5.2.21) dropped, other NULs replaced, and each
+    value cut to its length (:func:`mesiji.domain.storable.storable_text`)."""
+    keys = tuple(storable_text(key, max_length=KEY_MAX) for key in receipt.message_id_keys)
+    error_code = receipt.error_code
+    if error_code is not None:
+        error_code = storable_text(error_code, max_length=ERROR_CODE_MAX)
+    raw = storable_text(receipt.raw, max_length=RAW_MAX)
+    if (keys, error_code, raw) == (receipt.message_id_keys, receipt.error_code, receipt.raw):
+        return receipt  # the usual case: nothing to change
+    return dataclasses.replace(receipt, message_id_keys=keys, error_code=error_code, raw=raw)
+
+
+def bare_receipt(receipt: IncomingReceipt) -> IncomingReceipt:
+    """``receipt`` reduced to printable ASCII, for a last try at storing it."""
+    error_code = receipt.error_code
+    return dataclasses.replace(
+        receipt,
+        message_id_keys=tuple(_ascii(key)[:KEY_MAX] for key in receipt.message_id_keys),
+        error_code=None if error_code is None else _ascii(error_code)[:ERROR_CODE_MAX],
+        raw=_ascii(receipt.raw)[:RAW_MAX],
+    )
+
+
+def _ascii(value: str) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in value)
+
+
+def _settle(done: asyncio.Future[None], outcome: Exception | None) -> None:
+    if done.done():
+        return
+    if outcome is None:
+        done.set_result(None)
+    else:
+        done.set_exception(outcome)

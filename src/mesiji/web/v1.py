@@ -34,7 +34,7 @@ class SendMessages(BaseModel):
     messages: list[PerRecipient] | None = None
     sender: str | None = Field(default=None, max_length=32)
     reference: str | None = Field(default=None, max_length=100)
-    # Checked by the accept service, refused with callback_url_invalid.
+    # Checked by the accept service, refused with invalid_callback_url.
     callback_url: str | None = Field(
         default=None,
         description="http(s) URL for status callbacks: a host, no user name or password, at "
@@ -174,7 +174,7 @@ async def send_messages(
             urgent=body.urgent,
             callback_url=body.callback_url,
             send_at=body.send_at,
-            validity=timedelta(seconds=body.validity) if body.validity is not None else None,
+            validity=_validity(body.validity),
             idempotency_key=idempotency_key,
             request_hash=request_hash,
         ),
@@ -296,6 +296,17 @@ def _recipients(body: SendMessages, limit: int) -> list[Recipient]:
             f"at most {limit} recipients per request, not {len(recipients)}",
         )
     return recipients
+
+
+def _validity(seconds: int | None) -> timedelta | None:
+    if seconds is None:
+        return None
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError as exc:  # beyond timedelta's 999,999,999 days: far beyond the limit
+        raise RequestError(
+            ErrorCode.invalid_validity, "validity must be between 60 seconds and 7 days"
+        ) from exc
 
 
 def _send_answer(result: SendResult) -> SendAnswer:
