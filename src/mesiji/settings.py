@@ -69,6 +69,13 @@ class HttpSettings:
             "gateway) take effect within this time; 0 reads them on every request."
         ),
     )
+    header_timeout: float = field(
+        default=10.0,
+        metadata=_doc(
+            "Seconds a client has to send a whole request head, from connecting or from the "
+            "first byte of its request; a connection that takes longer is closed (slowloris)."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
