@@ -94,8 +94,12 @@ def create_engine(
 
 
 def default_sqlite_url(data_dir: Path) -> str:
-    """The URL of ``mesiji.db`` in ``data_dir``, creating the directory if it is missing."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    """The URL of ``mesiji.db`` in ``data_dir``, creating the directory if it is missing.
+
+    A directory created here is the owner's alone (0700): the database holds message texts,
+    numbers and webhook secrets. An existing directory keeps the mode its owner gave it.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = (data_dir / "mesiji.db").resolve()
     return URL.create("sqlite+aiosqlite", database=str(path)).render_as_string()
 
