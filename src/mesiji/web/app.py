@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -35,7 +36,9 @@ def create_app(
     ``telemetry`` turns on FastAPI's OpenTelemetry traces, metrics and logs, which report to
     an OpenTelemetry SDK configured in the process.
     """
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files the package
+    # ships (served under /static-offline-docs), not from a CDN, so they work offline.
+    app = FastAPIOffline(
         title="Mesiji",
         version=__version__,
         description="Bulk SMS over SMPP 3.4: send, track delivery, get callbacks.",
