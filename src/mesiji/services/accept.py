@@ -108,6 +108,8 @@ class AcceptService:
         self._default_region = default_region
         self._max_parts = max_parts
         self._on_accepted = on_accepted
+        #: Messages accepted (replayed requests not counted again), for metrics.
+        self.accepted = 0
 
     async def send(self, account: Account, request: SendRequest) -> SendResult:
         """Accept ``request`` for ``account`` or raise :class:`RequestError`."""
@@ -168,8 +170,10 @@ class AcceptService:
             raise RequestError(
                 ErrorCode.too_many_requests, "the gateway is overloaded; retry shortly"
             ) from exc
-        if self._on_accepted is not None and not result.replayed:
-            self._on_accepted()
+        if not result.replayed:
+            self.accepted += len(result.message_ids)
+            if self._on_accepted is not None:
+                self._on_accepted()
         status = MessageStatus.SCHEDULED if send_at is not None else MessageStatus.QUEUED
         return SendResult(
             messages=[
