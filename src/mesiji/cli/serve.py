@@ -105,8 +105,8 @@ async def serve(
     tune_garbage_collector()
     gateway.start()
     http = settings.http
-    server = server_for(gateway, http.host, http.port, settings.log_level, http.header_timeout)
     try:
+        server = server_for(gateway, http.host, http.port, settings.log_level, http.header_timeout)
         await server.serve()
     finally:
         await gateway.close()
