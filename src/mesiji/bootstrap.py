@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from mesiji.clock import Clock, SystemClock
 from mesiji.domain.callback_urls import DestinationPolicy
+from mesiji.metrics import GatewayMetrics
 from mesiji.services.accept import AcceptService
 from mesiji.services.channels import Channel
 from mesiji.services.dispatch import Dispatcher
@@ -92,6 +93,13 @@ class Gateway:
             batcher=self.batcher,
             callback_policy=DestinationPolicy.from_cidrs(settings.webhooks.allowed_networks),
         )
+        self.metrics = GatewayMetrics(
+            accept=self.accept,
+            batcher=self.batcher,
+            dispatchers=self.dispatchers,
+            receipts=self.receipts,
+            notifier=self.notifier,
+        )
         self.app: FastAPI = create_app(
             WebContext(
                 store,
@@ -103,7 +111,7 @@ class Gateway:
             ),
             max_body_bytes=settings.http.max_body_bytes,
             health=self.healthy,
-            metrics=self.metrics,
+            metrics=self.metrics.registry,
             telemetry=settings.http.telemetry,
         )
 
@@ -148,32 +156,11 @@ class Gateway:
             return False
         return True
 
-    async def metrics(self) -> str:
-        """The Prometheus text exposition of the gateway's counters."""
-        lines = []
-        for key, value in sorted((await self.messages.counters()).items()):
-            kind, _, label = key.partition(".")
-            name = {"parts": "status", "queued": "channel"}.get(kind, "kind")
-            lines.append(f'mesiji_{kind}{{{name}="{label}"}} {value}')
-        for dispatcher in self.dispatchers:
-            stats = dispatcher.stats
-            channel = dispatcher.channel.name
-            for field in ("claimed", "submitted", "rejected", "failed", "deferred", "unknown"):
-                value = getattr(stats, field)
-                lines.append(f'mesiji_dispatch_{field}_total{{channel="{channel}"}} {value}')
-            bound = int(dispatcher.channel.bound)
-            lines.append(f'mesiji_channel_bound{{channel="{channel}"}} {bound}')
-        lines.append(f"mesiji_accept_groups_total {self.batcher.groups}")
-        lines.append(f"mesiji_accept_overloaded_total {self.batcher.overloaded}")
-        lines.append(f"mesiji_receipts_stored_total {self.receipts.stored}")
-        lines.append(f"mesiji_callbacks_attempted_total {self.notifier.attempts}")
-        lines.append(f"mesiji_callbacks_delivered_total {self.notifier.delivered}")
-        return "\n".join(lines) + "\n"
-
     def _accepted(self) -> None:
         for dispatcher in self.dispatchers:
             dispatcher.notify()
 
     def _changed(self, changes: Sequence[StatusChange]) -> None:
         if changes:
+            self.metrics.record_changes(changes)
             self.notifier.notify()

@@ -31,8 +31,10 @@ def _doc(text: str) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
+    # repr=False: the URL may carry the database password.
     url: str = field(
         default="",
+        repr=False,
         metadata=_doc(
             "SQLAlchemy URL. Empty: SQLite in `data_dir/mesiji.db`. For several gateway "
             "processes use PostgreSQL: `postgresql+asyncpg://user@host/db`."
@@ -69,6 +71,13 @@ class HttpSettings:
             "gateway) take effect within this time; 0 reads them on every request."
         ),
     )
+    header_timeout: float = field(
+        default=10.0,
+        metadata=_doc(
+            "Seconds a client has to send a whole request head, from connecting or from the "
+            "first byte of its request; a connection that takes longer is closed (slowloris)."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +86,8 @@ class ChannelSettings:
     host: str = field(default="127.0.0.1", metadata=_doc("SMSC host."))
     port: int = field(default=2775, metadata=_doc("SMSC port."))
     system_id: str = field(default="mesiji", metadata=_doc("SMPP system_id to bind with."))
-    password: str = field(default="", metadata=_doc("SMPP password."))
+    # repr=False: settings may be logged or shown in a traceback.
+    password: str = field(default="", repr=False, metadata=_doc("SMPP password."))
     system_type: str = field(default="", metadata=_doc("SMPP system_type, if the SMSC asks."))
     bind: str = field(
         default="transceiver", metadata=_doc("`transceiver`, or `pair` (transmitter + receiver).")

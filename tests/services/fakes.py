@@ -454,16 +454,6 @@ class FakeMessageStore:
             callbacks=callbacks if detailed else (),
         )
 
-    async def counters(self) -> dict[str, int]:
-        await self._enter("counters")
-        totals: Counter[str] = Counter(f"parts_{p.status.value}" for p in self.parts.values())
-        for channel, queue in self._queued.items():
-            totals[f"queue_{channel}"] = sum(self.parts[i].status is P.QUEUED for i in queue)
-        totals["callbacks_pending"] = sum(
-            n.status == "pending" for n in self.notifications.values()
-        )
-        return dict(totals)
-
     # --- for assertions ------------------------------------------------------------------
 
     def parts_of(self, message_id: int) -> list[FakePart]:

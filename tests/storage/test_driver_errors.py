@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import traceback
 
 import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from mesiji.storage import Conflict, NotFound, StorageError, StorageUnavailable
 from mesiji.storage.driver_errors import translate, translated
+from tests.storage.conftest import Database
 
 
 class _PostgresError(Exception):
@@ -90,3 +94,45 @@ def test_translated_chains_the_driver_exception() -> None:
     with pytest.raises(StorageUnavailable) as caught, translated():
         raise original
     assert caught.value.__cause__ is original
+
+
+SECRET_TEXT = "secret text of 995599123456"
+SECRET_NUMBER = 995_599_123_456_000_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("statement", "value"),
+    [
+        # A unique violation: PostgreSQL's DETAIL names the duplicate key.
+        ("INSERT INTO t (x) VALUES (:v)", SECRET_TEXT),
+        # A value the column's type cannot hold: asyncpg quotes the argument it refuses.
+        ("INSERT INTO t (x, n) VALUES ('other', :v)", SECRET_TEXT),
+        ("INSERT INTO t (x, n) VALUES ('other', :v)", SECRET_NUMBER),
+        # PostgreSQL's data exceptions quote the input they could not read.
+        ("SELECT CAST(CAST(:v AS TEXT) AS TIMESTAMP)", SECRET_TEXT),
+    ],
+)
+async def test_errors_and_their_logs_do_not_show_statement_values(
+    database: Database, caplog: pytest.LogCaptureFixture, statement: str, value: object
+) -> None:
+    engine = database.engine()
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TEMPORARY TABLE t (x TEXT UNIQUE, n INTEGER)"))
+            await conn.execute(text("INSERT INTO t (x) VALUES (:v)"), {"v": SECRET_TEXT})
+            try:
+                with translated():
+                    await conn.execute(text(statement), {"v": value})
+            except Exception as exc:
+                logging.getLogger("mesiji.test").exception("the statement failed")
+                shown = "".join(traceback.format_exception(exc))
+            else:
+                # SQLite takes text in an INTEGER column and casts anything.
+                assert database.kind == "sqlite"
+                return
+    finally:
+        await engine.dispose()
+    assert "Traceback" in caplog.text
+    for secret in ("995599", SECRET_TEXT):
+        assert secret not in shown
+        assert secret not in caplog.text

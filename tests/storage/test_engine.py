@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -84,3 +85,31 @@ def test_datetimes_read_back_in_utc() -> None:
     assert read == tbilisi
     assert read is not None
     assert read.tzinfo is UTC
+
+
+async def test_the_database_is_created_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var" / "mesiji"
+    engine = create_engine(default_sqlite_url(data_dir))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            names = {path.name: path.stat().st_mode & 0o777 for path in data_dir.iterdir()}
+    finally:
+        await engine.dispose()
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    # The write-ahead log and its index exist while a connection is open.
+    assert names == {"mesiji.db": 0o600, "mesiji.db-wal": 0o600, "mesiji.db-shm": 0o600}
+
+
+async def test_an_existing_database_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "mesiji.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

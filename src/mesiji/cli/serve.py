@@ -19,6 +19,7 @@ from mesiji.errors import MesijiError
 from mesiji.logs import configure_logging
 from mesiji.runtime import tune_garbage_collector
 from mesiji.settings import Settings
+from mesiji.web.protocols import http_protocol
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -70,13 +71,15 @@ class _Server(uvicorn.Server):
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def server_for(gateway: Gateway, host: str, port: int, log_level: str) -> uvicorn.Server:
+def server_for(
+    gateway: Gateway, host: str, port: int, log_level: str, header_timeout: float = 10.0
+) -> uvicorn.Server:
     """An HTTP server for ``gateway``'s application (uvicorn with httptools, on this loop)."""
     config = uvicorn.Config(
         gateway.app,
         host=host,
         port=port,
-        http="httptools",
+        http=http_protocol(header_timeout),
         loop="none",
         lifespan="off",
         access_log=False,
@@ -101,8 +104,9 @@ async def serve(
         await prepare(gateway)
     tune_garbage_collector()
     gateway.start()
-    server = server_for(gateway, settings.http.host, settings.http.port, settings.log_level)
+    http = settings.http
     try:
+        server = server_for(gateway, http.host, http.port, settings.log_level, http.header_timeout)
         await server.serve()
     finally:
         await gateway.close()

@@ -125,6 +125,8 @@ class AcceptService:
         self._default_region = default_region
         self._max_parts = max_parts
         self._on_accepted = on_accepted
+        #: Messages accepted (replayed requests not counted again), for metrics.
+        self.accepted = 0
 
     async def send(self, account: Account, request: SendRequest) -> SendResult:
         """Accept ``request`` for ``account`` or raise :class:`RequestError`."""
@@ -196,8 +198,10 @@ class AcceptService:
             raise RequestError(
                 ErrorCode.unstorable, "the request could not be stored; nothing was written"
             ) from exc
-        if self._on_accepted is not None and not result.replayed:
-            self._on_accepted()
+        if not result.replayed:
+            self.accepted += len(result.message_ids)
+            if self._on_accepted is not None:
+                self._on_accepted()
         status = MessageStatus.SCHEDULED if send_at is not None else MessageStatus.QUEUED
         return SendResult(
             messages=[

@@ -49,7 +49,7 @@ class SimulatorSettings:
     #: 0 binds an ephemeral port; read it back from ``SmscSimulator.port``.
     port: int = 2775
     #: system_id -> password; None accepts any bind.
-    credentials: Mapping[str, str] | None = None
+    credentials: Mapping[str, str] | None = field(default=None, repr=False)
     #: Seconds between a submit and its delivery receipt.
     receipt_delay: float = 0.5
     #: Relative weights of the outcomes; those left out never happen.

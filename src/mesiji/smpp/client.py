@@ -78,7 +78,7 @@ class ClientSettings:
     host: str
     port: int
     system_id: str
-    password: str
+    password: str = field(repr=False)
     system_type: str = ""
     bind: BindKind = BindKind.transceiver
     #: How many binds (or pairs of binds) to hold open at once.

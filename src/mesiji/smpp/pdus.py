@@ -8,7 +8,7 @@ never disagree with itself. Every PDU keeps its optional parameters as an ordere
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar, TypeVar
 
 from mesiji.smpp import tlv as _tlv
@@ -116,8 +116,27 @@ class BindTransceiverResp(BindResp):
     command_id = CommandId.bind_transceiver_resp
 
 
+_HIDDEN = "'***'"
+
+
+def _repr_hiding_password(pdu: Pdu) -> str:
+    # The dataclass repr, with the password (§4.1.1) as '***': a PDU may end up in a log or
+    # a traceback.
+    shown = ", ".join(
+        f"{f.name}={_HIDDEN if f.name == 'password' else repr(getattr(pdu, f.name))}"
+        for f in fields(pdu)
+        if f.repr
+    )
+    return f"{type(pdu).__qualname__}({shown})"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bind(Request):
+    """bind_transmitter, bind_receiver or bind_transceiver (§4.1); its repr hides the password.
+
+    Subclasses are declared with ``repr=False`` so that they keep this repr.
+    """
+
     system_id: str = ""
     password: str = ""
     system_type: str = ""
@@ -135,20 +154,22 @@ class Bind(Request):
         ("address_range", _ADDRESS_RANGE),
     )
 
+    __repr__ = _repr_hiding_password
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class BindTransmitter(Bind):
     command_id = CommandId.bind_transmitter
     response_class = BindTransmitterResp
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class BindReceiver(Bind):
     command_id = CommandId.bind_receiver
     response_class = BindReceiverResp
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class BindTransceiver(Bind):
     command_id = CommandId.bind_transceiver
     response_class = BindTransceiverResp
@@ -162,6 +183,8 @@ class Outbind(Pdu):
     system_id: str = ""
     password: str = ""
     body = (("system_id", _SYSTEM_ID), ("password", _PASSWORD))
+
+    __repr__ = _repr_hiding_password
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

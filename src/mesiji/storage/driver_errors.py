@@ -3,10 +3,15 @@
 The store wraps every database round trip in :func:`translated`, so what escapes it is either
 one of :mod:`mesiji.storage.errors` (with the driver exception as ``__cause__``) or an error
 the store raised on purpose.
+
+Nothing a statement was given (message texts, numbers, secrets) is shown by what escapes:
+the engines hide SQLAlchemy's parameters (:func:`mesiji.storage.engine.create_engine`), and
+:func:`translate` makes the driver's own exception safe to log (see :func:`_redact`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -53,6 +58,16 @@ _PG_FOREIGN_KEY_VIOLATION = "23503"
 _PG_INTEGRITY_CLASS = "23"
 
 
+# asyncpg checks arguments before sending them, quoting the one it refuses:
+# "invalid input for query argument $2: 'text' (expected ...)".
+_ARGUMENT = re.compile(
+    r"(invalid input for query argument \$\d+): .*?(?: \(([^()]*)\))?$", re.DOTALL
+)
+# PostgreSQL's data exceptions (SQLSTATE class 22) quote the input they could not take:
+# 'invalid input syntax for type integer: "..."', 'value "..." is out of range'.
+_PG_DATA_EXCEPTION_CLASS = "22"
+
+
 def translate(exc: BaseException) -> StorageError | None:
     """The storage error that ``exc`` means, or None when ``exc`` is not a driver exception.
 
@@ -61,6 +76,8 @@ def translate(exc: BaseException) -> StorageError | None:
     """
     if isinstance(exc, StorageError):
         return None
+    if isinstance(exc, sa_exc.DBAPIError):
+        _redact(exc)
     if isinstance(exc, sa_exc.TimeoutError):
         return StorageUnavailable(f"no database connection free in time: {exc}")
     if isinstance(exc, OSError):
@@ -82,6 +99,35 @@ def translate(exc: BaseException) -> StorageError | None:
     if isinstance(exc, sa_exc.IntegrityError):
         return Conflict(message)
     return StorageError(message)
+
+
+def _redact(exc: sa_exc.DBAPIError) -> None:
+    """Take statement values out of a driver exception, in place, before it is shown.
+
+    asyncpg's exceptions print their DETAIL and HINT ("Key (name)=(...) already exists.",
+    "Failing row contains (...)"): SQLAlchemy's adapter raises its own exception from them,
+    and that one is all a traceback needs, so the chain is cut below it. Its message is
+    rewritten where it quotes a value (asyncpg's argument checks, PostgreSQL's data
+    exceptions). SQLite's messages name tables and constraints, never values.
+    """
+    orig = exc.orig
+    if orig is None:
+        return
+    orig.__cause__ = None
+    orig.__suppress_context__ = True
+    message = str(orig)
+    sqlstate = getattr(orig, "sqlstate", None)
+    argument = _ARGUMENT.match(message)
+    if argument is not None:
+        safe = argument[1] + (f" ({argument[2]})" if argument[2] else "")
+    elif isinstance(sqlstate, str) and sqlstate[:2] == _PG_DATA_EXCEPTION_CLASS:
+        safe = f"invalid data (SQLSTATE {sqlstate})"
+    else:
+        return
+    orig.args = (safe,)
+    # SQLAlchemy wrote the driver's message into its own when it wrapped it.
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (exc.args[0].replace(message, safe), *exc.args[1:])
 
 
 def _from_sqlite(code: int, message: str) -> StorageError:

@@ -55,6 +55,9 @@ def create_engine(
     ``pool_timeout`` size the connection pool; ``connect_timeout`` and
     ``schema`` (the ``search_path``) apply to PostgreSQL. Unsupported URLs raise
     :class:`~mesiji.errors.ConfigError`.
+
+    Statement parameters (message texts, numbers, secrets) are left out of SQLAlchemy's
+    exception messages, which end up in logs and tracebacks.
     """
     parsed = _async_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -68,6 +71,7 @@ def create_engine(
         # connections opened under the peer benchmark, 2.7 MiB more peak RSS, fewer msg/s).
         engine = create_async_engine(
             parsed,
+            hide_parameters=True,
             async_creator=lambda: inline_sqlite.connect(path),
             pool_size=pool_size or 1,
             max_overflow=0,
@@ -85,6 +89,7 @@ def create_engine(
     }
     return create_async_engine(
         parsed,
+        hide_parameters=True,
         # A pooled connection may have died with a server restart; test it before use
         # instead of failing the request that draws it.
         pool_pre_ping=True,
@@ -94,8 +99,12 @@ def create_engine(
 
 
 def default_sqlite_url(data_dir: Path) -> str:
-    """The URL of ``mesiji.db`` in ``data_dir``, creating the directory if it is missing."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    """The URL of ``mesiji.db`` in ``data_dir``, creating the directory if it is missing.
+
+    A directory created here is the owner's alone (0700): the database holds message texts,
+    numbers and webhook secrets. An existing directory keeps the mode its owner gave it.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = (data_dir / "mesiji.db").resolve()
     return URL.create("sqlite+aiosqlite", database=str(path)).render_as_string()
 

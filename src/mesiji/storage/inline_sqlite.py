@@ -18,6 +18,8 @@ Consequences the engine relies on (:mod:`mesiji.storage.engine`):
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -140,5 +142,18 @@ async def connect(path: str) -> InlineConnection:
     Autocommit mode (``isolation_level=None``): the engine emits BEGIN itself, so reads are
     repeatable and migrations atomic (the sqlite3 module's legacy mode begins no transaction
     before a SELECT or DDL).
+
+    A database file created here is readable by its owner alone (0600), and so are its
+    ``-wal`` and ``-shm`` files: SQLite creates them with the database file's permissions
+    (``findCreateFileMode`` in its unix VFS). An existing file keeps its mode.
     """
+    if path != ":memory:" and not path.startswith("file:"):
+        _create_private(path)
     return InlineConnection(sqlite3.connect(path, isolation_level=None))
+
+
+def _create_private(path: str) -> None:
+    # O_EXCL: only a file this call creates gets the mode (the umask can only narrow it). If
+    # the file exists, or cannot be made, sqlite3.connect opens it or reports why not.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -230,10 +230,6 @@ class MessageStore(Protocol):
         """
         ...
 
-    async def counters(self) -> dict[str, int]:
-        """Totals for /metrics: parts by status, queue depth per channel, pending callbacks."""
-        ...
-
 
 #: What became of one request of a group: its result, or the error that request alone met
 #: (InsufficientBalance, Conflict, NotFound, a ValueError for a malformed request, or a

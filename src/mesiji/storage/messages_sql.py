@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Select, func, literal, or_, select, tuple_, update
+from sqlalchemy import BigInteger, Row, Select, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesiji.domain.statuses import MessageStatus, PartStatus
@@ -353,32 +353,6 @@ class SqlMessageStore:
             return
         async with self._writing() as conn:
             await outbox.record_notification_attempts(conn, attempts, now)
-
-    # -- metrics ----------------------------------------------------------------------------
-
-    async def counters(self) -> dict[str, int]:
-        """Totals for /metrics.
-
-        ``parts.<status>`` for every part status, ``queued.<channel>`` (queued parts per
-        channel), ``notifications.pending`` and ``messages.accepted`` (every message stored).
-        """
-        totals = {f"parts.{status.value}": 0 for status in PartStatus}
-        by_status = select(parts.c.status, func.count()).group_by(parts.c.status)
-        by_channel = (
-            select(parts.c.channel, func.count())
-            .where(parts.c.status == PartStatus.QUEUED.value, parts.c.channel.is_not(None))
-            .group_by(parts.c.channel)
-        )
-        pending = select(func.count()).where(notifications.c.status == outbox.PENDING)
-        accepted = select(func.count()).select_from(messages)
-        async with self._reading() as conn:
-            for status, count in await conn.execute(by_status):
-                totals[f"parts.{status}"] = count
-            for channel, count in await conn.execute(by_channel):
-                totals[f"queued.{channel}"] = count
-            totals["notifications.pending"] = (await conn.execute(pending)).scalar_one()
-            totals["messages.accepted"] = (await conn.execute(accepted)).scalar_one()
-        return totals
 
 
 def _part_columns() -> Select[Any]:

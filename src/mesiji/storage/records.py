@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -40,7 +40,7 @@ class NewAccount:
     price_per_segment: int = 1
     allowed_regions: tuple[str, ...] = ("GE",)
     api_enabled: bool = True
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     callback_url: str | None = None
 
 
@@ -58,7 +58,7 @@ class Account:
     price_per_segment: int
     allowed_regions: tuple[str, ...]
     api_enabled: bool
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
     callback_url: str | None
     created_at: datetime
 

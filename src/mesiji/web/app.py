@@ -6,9 +6,12 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mesiji import __version__
@@ -27,15 +30,18 @@ def create_app(
     *,
     max_body_bytes: int = 1_048_576,
     health: Callable[[], Awaitable[bool]] | None = None,
-    metrics: Callable[[], Awaitable[str]] | None = None,
+    metrics: CollectorRegistry | None = None,
     telemetry: bool = False,
 ) -> FastAPI:
-    """The application, wired to ``context``; ``health`` and ``metrics`` feed /healthz, /metrics.
+    """The application, wired to ``context``; ``health`` feeds /healthz, and /metrics renders
+    the ``metrics`` registry.
 
     ``telemetry`` turns on FastAPI's OpenTelemetry traces, metrics and logs, which report to
     an OpenTelemetry SDK configured in the process.
     """
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files the package
+    # ships (served under /static-offline-docs), not from a CDN, so they work offline.
+    app = FastAPIOffline(
         title="Mesiji",
         version=__version__,
         description="Bulk SMS over SMPP 3.4: send, track delivery, get callbacks.",
@@ -54,8 +60,10 @@ def create_app(
         return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
 
     async def prometheus(request: Request) -> Response:
-        text = await metrics() if metrics is not None else ""
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+        # The format the scraper asks for: Prometheus text, or OpenMetrics.
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        body = encoder(metrics) if metrics is not None else b""
+        return Response(body, media_type=content_type)
 
     app.router.routes.append(Route("/healthz", healthz))
     app.router.routes.append(Route("/metrics", prometheus))
