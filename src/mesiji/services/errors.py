@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     not_found = "not_found"  # 404
     too_many_requests = "too_many_requests"  # 429
     unavailable = "unavailable"  # 503: storage locked, full or unreachable
+    not_cancellable = "not_cancellable"  # 409: a part was handed to a dispatcher, or it ended
 
     @property
     def http_status(self) -> int:
@@ -57,14 +58,17 @@ _HTTP_STATUS = {
     ErrorCode.not_found: 404,
     ErrorCode.too_many_requests: 429,
     ErrorCode.unavailable: 503,
+    ErrorCode.not_cancellable: 409,
 }
 
 
 class RequestError(MesijiError):
     """A request refused for a reason the client can fix (or wait out, when transient)."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.transient = code in (ErrorCode.unavailable, ErrorCode.too_many_requests)
+        #: Whole seconds to wait before retrying (the Retry-After header), when known.
+        self.retry_after = retry_after
