@@ -122,9 +122,7 @@ _TRANSITIONS: Mapping[PartStatus, frozenset[PartStatus]] = MappingProxyType(
         _P.CANCELLED: frozenset(),
     }
 )
-_FINAL = frozenset(
-    {_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED, _P.CANCELLED}
-)
+_FINAL = frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED, _P.CANCELLED})
 # Statuses that show the SMSC has seen the part; EXPIRED counts though a part can also expire
 # in the queue, because the status alone does not say which.
 _SEEN_BY_SMSC = frozenset({_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED})
