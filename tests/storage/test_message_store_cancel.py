@@ -37,7 +37,7 @@ async def _ledger(store: SqlStore, account: int) -> list[tuple[int, str, int | N
         .order_by(balance_ledger.c.id)
     )
     async with store.engine.connect() as conn:
-        return [tuple(row) for row in await conn.execute(query)]  # type: ignore[misc]
+        return [(row.delta, row.reason, row.message_id) for row in await conn.execute(query)]
 
 
 async def test_a_queued_message_is_cancelled_refunded_and_announced(

@@ -288,6 +288,10 @@ class CancellingStore(Protocol):
 
     async def get_message(self, account_id: int, message_id: int) -> MessageView | None: ...
 
+    async def list_messages(
+        self, account_id: int, query: MessageQuery
+    ) -> tuple[list[MessageView], str | None]: ...
+
     async def cancel_message(
         self, account_id: int, message_id: int, now: datetime
     ) -> Cancellation | None:
