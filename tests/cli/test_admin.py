@@ -71,3 +71,17 @@ def test_errors_are_messages_not_tracebacks(
     assert capsys.readouterr().err.startswith("error: ")
     status = main(["account", "credit", "--config", str(config), "1", "-5"])
     assert status == 1
+
+
+def test_account_send_rate(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert mesiji(config, capsys, "account", "create", "--name", "Shop LLC")[0] == 0
+    status, out = mesiji(config, capsys, "account", "rate", "1", "20")
+    assert (status, out.strip()) == (0, "account 1: send requests a second: 20")
+    status, out = mesiji(config, capsys, "account", "rate", "1", "0")
+    assert out.strip() == "account 1: send requests a second: no limit"
+    status, out = mesiji(config, capsys, "account", "rate", "1", "default")
+    assert out.strip() == "account 1: send requests a second: the gateway's default"
+    with pytest.raises(SystemExit):  # argparse: one line on stderr, exit 2
+        mesiji(config, capsys, "account", "rate", "1", "-5")
+    assert "not 'default' or a whole number" in capsys.readouterr().err
+    assert mesiji(config, capsys, "account", "rate", "7", "5")[0] == 1  # no such account
