@@ -70,8 +70,9 @@ class SendRateLimiter:
         if decision.allowed:
             return
         wait_ms = decision.retry_after_ms if decision.retry_after_ms is not None else 1000
+        seconds = max(1, math.ceil(wait_ms / 1000))
         raise RequestError(
             ErrorCode.too_many_requests,
-            f"more than {limit} send request(s) a second for this account; retry shortly",
-            retry_after=max(1, math.ceil(wait_ms / 1000)),
+            f"more than {limit} send request(s) a second for this account; retry in {seconds} s",
+            retry_after=seconds,
         )
