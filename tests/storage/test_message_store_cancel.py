@@ -11,7 +11,7 @@ from mesiji.domain.statuses import MessageStatus
 from mesiji.storage import SqlStore
 from mesiji.storage.cancel_sql import cancel_message
 from mesiji.storage.engine import WRITE
-from mesiji.storage.message_ports import Cancellation, StatusChange
+from mesiji.storage.message_ports import Cancellation, PartToSend, StatusChange
 from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.storage.outcomes_sql import REFUND_REASON
 from mesiji.storage.schema import balance_ledger, notifications
@@ -154,10 +154,25 @@ async def test_a_claim_racing_cancellations_never_wins_with_them(
     now = clock.now()
     ids = [await accept_one(message_store, account, now, segments=2) for _ in range(30)]
 
-    claim = in_another_process(
-        database, lambda other: other.claim_parts(CHANNEL, 1000, "gw-2", now, now + LEASE)
-    )
-    outcomes = [await message_store.cancel_message(account, i, now) for i in ids]
+    async def claim_all(other: SqlMessageStore) -> list[PartToSend]:
+        # Whole messages (two parts) a few at a time, so claims and cancellations interleave.
+        taken: list[PartToSend] = []
+        while batch := await other.claim_parts(CHANNEL, 4, "gw-2", now, now + LEASE):
+            taken += batch
+        return taken
+
+    claim = in_another_process(database, claim_all)
+
+    async def claiming() -> bool:
+        return claim.done() or (await part_statuses(store, ids[0]))[0] != "queued"
+
+    async with asyncio.timeout(30):  # bounds a broken test only
+        while not await claiming():  # noqa: ASYNC110 -- the rows change in another process
+            await asyncio.sleep(0.001)
+    # The claims go up from the oldest message while the cancellations come down from the
+    # newest: they meet somewhere in the middle.
+    outcomes = [await message_store.cancel_message(account, i, now) for i in reversed(ids)]
+    outcomes.reverse()
     claimed, _ = await claim
     assert isinstance(claimed, list), claimed
 
