@@ -18,11 +18,13 @@ from mesiji.clock import Clock, SystemClock
 from mesiji.domain.callback_urls import DestinationPolicy
 from mesiji.metrics import GatewayMetrics
 from mesiji.services.accept import AcceptService
+from mesiji.services.cancel import CancelService
 from mesiji.services.channels import Channel
 from mesiji.services.dispatch import Dispatcher
 from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.lookups import AccountLookups
 from mesiji.services.notify import Notifier
+from mesiji.services.rate_limits import SendRateLimiter
 from mesiji.services.receipts import ReceiptHandler
 from mesiji.settings import Settings
 from mesiji.storage.engine import default_sqlite_url
@@ -108,6 +110,8 @@ class Gateway:
                 self.accept,
                 clock,
                 default_region=settings.default_region,
+                cancel=CancelService(self.messages, clock, on_changes=self._changed),
+                send_limits=SendRateLimiter(clock, settings.limits.send_requests_per_second),
             ),
             max_body_bytes=settings.http.max_body_bytes,
             health=self.healthy,

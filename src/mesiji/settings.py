@@ -135,6 +135,19 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSettings:
+    send_requests_per_second: int = field(
+        default=0,
+        metadata=_doc(
+            "Send requests (either API) one account may make in any second; more are refused "
+            "with 429, `too_many_requests` and Retry-After (on /api/: ErrorCode -100). 0: no "
+            "limit. An account's own `send_rate` wins. Counted in each gateway process: "
+            "behind a balancer, N processes let an account make up to N times as many."
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Mesiji can be told."""
 
@@ -151,6 +164,7 @@ class Settings:
     channels: tuple[ChannelSettings, ...] = field(default=(ChannelSettings(),))
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

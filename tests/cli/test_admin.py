@@ -90,3 +90,17 @@ def test_an_account_callback_url_follows_the_api_rule(
     )
     assert main([*create, "--callback-url", "http://10.1.2.3/sms/status"]) == 0
     assert "account 1 created: Shop" in capsys.readouterr().out
+
+
+def test_account_send_rate(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert mesiji(config, capsys, "account", "create", "--name", "Shop LLC")[0] == 0
+    status, out = mesiji(config, capsys, "account", "rate", "1", "20")
+    assert (status, out.strip()) == (0, "account 1: send requests a second: 20")
+    status, out = mesiji(config, capsys, "account", "rate", "1", "0")
+    assert out.strip() == "account 1: send requests a second: no limit"
+    status, out = mesiji(config, capsys, "account", "rate", "1", "default")
+    assert out.strip() == "account 1: send requests a second: the gateway's default"
+    with pytest.raises(SystemExit):  # argparse: one line on stderr, exit 2
+        mesiji(config, capsys, "account", "rate", "1", "-5")
+    assert "not 'default' or a whole number" in capsys.readouterr().err
+    assert mesiji(config, capsys, "account", "rate", "7", "5")[0] == 1  # no such account

@@ -13,9 +13,11 @@ from mesiji.domain.statuses import (
     MessageStatus,
     PartStatus,
     can_transition,
+    cancellable,
     derive_message_status,
     is_final,
     part_status_from_receipt,
+    statuses_before,
 )
 from mesiji.smpp.receipts import DeliveryState
 
@@ -27,6 +29,7 @@ U = PartStatus.UNDELIVERED
 E = PartStatus.EXPIRED
 R = PartStatus.REJECTED
 F = PartStatus.FAILED
+C = PartStatus.CANCELLED
 
 LEGAL = {
     (Q, S),  # a dispatcher claims it
@@ -41,8 +44,9 @@ LEGAL = {
     (T, E),
     (T, R),
     (E, D),  # a late DELIVRD beats a timeout
+    (Q, C),  # the client cancelled it before a dispatcher claimed it
 }
-FINAL = {D, U, E, R, F}
+FINAL = {D, U, E, R, F, C}
 
 
 @pytest.mark.parametrize("current", list(PartStatus))
@@ -90,6 +94,7 @@ def test_final_statuses_never_move_except_expired_to_delivered() -> None:
         ((D, U, R, F), MessageStatus.FAILED),
         ((F, D, D), MessageStatus.FAILED),
         ((R, D), MessageStatus.REJECTED),
+        ((C, C), MessageStatus.CANCELLED),
     ],
 )
 def test_derive_message_status(parts: tuple[PartStatus, ...], expected: MessageStatus) -> None:
@@ -181,6 +186,7 @@ def test_every_receipt_outcome_is_reachable_from_in_transit() -> None:
         (MessageStatus.DELIVERED, "delivered", "მიტანილია"),
         (MessageStatus.UNDELIVERED, "undelivered", "ვერ მიიტანა"),
         (PartStatus.IN_TRANSIT, "in transit", "გზაშია"),
+        (MessageStatus.CANCELLED, "cancelled", "გაუქმებულია"),
     ],
 )
 def test_glossary_labels(status: MessageStatus | PartStatus, english: str, georgian: str) -> None:
@@ -191,3 +197,27 @@ def test_glossary_labels(status: MessageStatus | PartStatus, english: str, georg
 def test_every_status_has_labels(status: MessageStatus | PartStatus) -> None:
     assert status.label_en
     assert all("\u10d0" <= char <= "\u10ff" or char == " " for char in status.label_ka)
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        ((Q,), True),
+        ((Q, Q, Q), True),
+        ((), False),  # nothing to cancel
+        ((S,), False),  # a dispatcher holds it
+        ((Q, S), False),  # a part is on its way: the rest must follow
+        ((T, Q), False),
+        ((C,), False),  # already cancelled: final
+        ((D,), False),
+        ((F, Q), False),
+    ],
+)
+def test_cancellable(parts: tuple[PartStatus, ...], expected: bool) -> None:
+    assert cancellable(parts) is expected
+
+
+def test_statuses_before() -> None:
+    assert statuses_before(C) == {Q}
+    assert statuses_before(D) == {T, E}
+    assert statuses_before(Q) == {S}

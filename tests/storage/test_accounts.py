@@ -113,6 +113,22 @@ async def test_suspend_and_reactivate(store: SqlStore) -> None:
     assert active == account
 
 
+async def test_an_accounts_own_send_rate(store: SqlStore) -> None:
+    account = await store.create_account(NewAccount(name="A"))
+    assert account.send_rate is None  # the gateway's default
+    limited = await store.set_send_rate(account.id, 5)
+    assert limited.send_rate == 5
+    assert await store.get_account(account.id) == limited
+    assert (await store.set_send_rate(account.id, 0)).send_rate == 0  # no limit
+    assert await store.set_send_rate(account.id, None) == account
+    created = await store.create_account(NewAccount(name="B", send_rate=2))
+    assert created.send_rate == 2
+    with pytest.raises(ValueError, match="send_rate"):
+        await store.set_send_rate(account.id, -1)
+    with pytest.raises(NotFound):
+        await store.set_send_rate(12345, 1)
+
+
 async def test_credits_are_added_and_spent_with_a_ledger_row_each(store: SqlStore) -> None:
     account = await store.create_account(NewAccount(name="A"))
     assert await store.add_credits(account.id, 1000, "invoice 17") == 1000

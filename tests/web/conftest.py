@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from mesiji.domain.keys import generate_api_key
 from mesiji.services.accept import AcceptService
+from mesiji.services.cancel import CancelService
 from mesiji.services.lookups import AccountLookups
 from mesiji.settings import ChannelSettings
 from mesiji.storage.engine import default_sqlite_url
@@ -57,7 +58,10 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     await store.set_sender(account.id, "Pending", SenderStatus.PENDING)
     lookups = AccountLookups(store, clock, ttl=2.0)
     accept = AcceptService(lookups, messages, ChannelSettings(), clock)
-    app = create_app(WebContext(store, lookups, messages, accept, clock), max_body_bytes=MAX_BODY)
+    context = WebContext(
+        store, lookups, messages, accept, clock, cancel=CancelService(messages, clock)
+    )
+    app = create_app(context, max_body_bytes=MAX_BODY)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mesiji.test") as client:
         yield Api(client, store, messages, account.id, key.secret, clock)

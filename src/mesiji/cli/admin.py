@@ -54,6 +54,11 @@ def add_parsers(subparsers: Subparsers) -> None:
         cmd = _command(account, name, _account_status, f"{name} an account")
         cmd.add_argument("account_id", type=int)
         cmd.set_defaults(status=status)
+    cmd = _command(account, "rate", _account_rate, "set an account's send requests a second")
+    cmd.add_argument("account_id", type=int)
+    cmd.add_argument(
+        "rate", type=_send_rate, help="requests a second; 0 for no limit; 'default' for [limits]"
+    )
 
     key = _group(subparsers, "key", "API keys")
     cmd = _command(key, "create", _key_create, "create a key (shown once)")
@@ -160,6 +165,21 @@ async def _account_credit(store: SqlStore, args: argparse.Namespace, out: TextIO
 async def _account_status(store: SqlStore, args: argparse.Namespace, out: TextIO) -> int:
     account = await store.set_account_status(args.account_id, args.status)
     print(_show(account), file=out)
+    return 0
+
+
+def _send_rate(text: str) -> int | None:
+    if text.strip().lower() == "default":
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not 'default' or a whole number >= 0")
+    return int(text)
+
+
+async def _account_rate(store: SqlStore, args: argparse.Namespace, out: TextIO) -> int:
+    account = await store.set_send_rate(args.account_id, args.rate)
+    rate = "the gateway's default" if account.send_rate is None else account.send_rate or "no limit"
+    print(f"account {account.id}: send requests a second: {rate}", file=out)
     return 0
 
 

@@ -6,13 +6,14 @@ A message is split into parts (SMS segments), and each part lives on its own::
       │  ^          │
       │  └──────────┤  (transient error: throttled, link lost; tried again later)
       │             └──> rejected | failed
-      └──> expired | failed
+      └──> expired | failed | cancelled
 
 ``submitting`` means a dispatcher has claimed the part and its submit_sm is in flight;
 ``in_transit`` (გზაშია) that the SMSC accepted it (submit_sm_resp OK) and no final receipt
 has come yet. ``rejected`` is a refusal by the SMSC or the operator (an error
 submit_sm_resp or a REJECTD receipt); ``failed`` a part the gateway could not submit (a
-permanent error, or attempts exhausted).
+permanent error, or attempts exhausted). ``cancelled`` is a part the client withdrew while it
+was still queued: no dispatcher had claimed it, so the SMSC never saw it.
 
 Final statuses stay final, with one exception: ``expired`` may become ``delivered``. A
 receipt can arrive long after the gateway gave up waiting for it: an SMSC stores and
@@ -39,9 +40,11 @@ __all__ = [
     "MessageStatus",
     "PartStatus",
     "can_transition",
+    "cancellable",
     "derive_message_status",
     "is_final",
     "part_status_from_receipt",
+    "statuses_before",
 ]
 
 
@@ -70,6 +73,7 @@ class PartStatus(_Labelled, StrEnum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class MessageStatus(_Labelled, StrEnum):
@@ -84,6 +88,7 @@ class MessageStatus(_Labelled, StrEnum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 # Keyed by value, shared by both enums. გზაშია, მიტანილია and ვერ მიიტანა are the glossary's.
@@ -99,13 +104,14 @@ _LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "expired": ("expired", "ვადა გაუვიდა"),
         "rejected": ("rejected", "უარყოფილია"),
         "failed": ("failed", "ვერ გაიგზავნა"),
+        "cancelled": ("cancelled", "გაუქმებულია"),
     }
 )
 
 _P = PartStatus
 _TRANSITIONS: Mapping[PartStatus, frozenset[PartStatus]] = MappingProxyType(
     {
-        _P.QUEUED: frozenset({_P.SUBMITTING, _P.EXPIRED, _P.FAILED}),
+        _P.QUEUED: frozenset({_P.SUBMITTING, _P.EXPIRED, _P.FAILED, _P.CANCELLED}),
         _P.SUBMITTING: frozenset({_P.QUEUED, _P.IN_TRANSIT, _P.REJECTED, _P.FAILED}),
         _P.IN_TRANSIT: frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED}),
         _P.DELIVERED: frozenset(),
@@ -113,9 +119,10 @@ _TRANSITIONS: Mapping[PartStatus, frozenset[PartStatus]] = MappingProxyType(
         _P.EXPIRED: frozenset({_P.DELIVERED}),
         _P.REJECTED: frozenset(),
         _P.FAILED: frozenset(),
+        _P.CANCELLED: frozenset(),
     }
 )
-_FINAL = frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED})
+_FINAL = frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED, _P.CANCELLED})
 # Statuses that show the SMSC has seen the part; EXPIRED counts though a part can also expire
 # in the queue, because the status alone does not say which.
 _SEEN_BY_SMSC = frozenset({_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED})
@@ -125,8 +132,10 @@ _SEEN_BY_SMSC = frozenset({_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIR
 #: ``failed`` never left the gateway, ``rejected`` was refused at the door (often a sender
 #: the operator has not authorised), ``undelivered`` was tried and refused by the network or
 #: handset (often a dead number), ``expired`` was tried until the validity period ran out
-#: (often a phone switched off, which may work next time).
+#: (often a phone switched off, which may work next time). ``cancelled`` comes first: parts
+#: are only ever cancelled all together (see :func:`cancellable`), so it never meets another.
 FINAL_ORDER: tuple[PartStatus, ...] = (
+    _P.CANCELLED,
     _P.FAILED,
     _P.REJECTED,
     _P.UNDELIVERED,
@@ -148,7 +157,8 @@ _RECEIPT_STATES: Mapping[DeliveryState, PartStatus] = MappingProxyType(
 
 
 def is_final(status: PartStatus) -> bool:
-    """Whether a part has ended (delivered, undelivered, expired, rejected or failed)."""
+    """Whether a part has ended (delivered, undelivered, expired, rejected, failed or
+    cancelled)."""
     return status in _FINAL
 
 
@@ -159,6 +169,22 @@ def can_transition(current: PartStatus, new: PartStatus) -> bool:
     update is a no-op for the caller to skip, not an error.
     """
     return new in _TRANSITIONS[current]
+
+
+def statuses_before(new: PartStatus) -> frozenset[PartStatus]:
+    """Every status a part may move to ``new`` from: the guard of a storage update."""
+    return frozenset(current for current, moves in _TRANSITIONS.items() if new in moves)
+
+
+def cancellable(parts: Sequence[PartStatus]) -> bool:
+    """Whether a message with these parts may be cancelled: it has parts and every one of
+    them may still move to ``cancelled``.
+
+    A message is cancelled whole or not at all: once one part was claimed by a dispatcher
+    (``submitting``) or reached the SMSC, the others would arrive as a fragment of a text
+    the recipient could not read, so it goes on.
+    """
+    return bool(parts) and all(can_transition(p, PartStatus.CANCELLED) for p in parts)
 
 
 def part_status_from_receipt(state: DeliveryState) -> PartStatus | None:

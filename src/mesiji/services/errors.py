@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     invalid_callback_url = "invalid_callback_url"  # 400: unusable, or a destination not allowed
     invalid_idempotency_key = "invalid_idempotency_key"  # 400: too long, NUL or a surrogate
     unstorable = "unstorable"  # 400: a value the database refused; nothing was stored
+    not_cancellable = "not_cancellable"  # 409: a part was handed to a dispatcher, or it ended
 
     @property
     def http_status(self) -> int:
@@ -62,14 +63,17 @@ _HTTP_STATUS = {
     ErrorCode.not_found: 404,
     ErrorCode.too_many_requests: 429,
     ErrorCode.unavailable: 503,
+    ErrorCode.not_cancellable: 409,
 }
 
 
 class RequestError(MesijiError):
     """A request refused for a reason the client can fix (or wait out, when transient)."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.transient = code in (ErrorCode.unavailable, ErrorCode.too_many_requests)
+        #: Whole seconds to wait before retrying (the Retry-After header), when known.
+        self.retry_after = retry_after

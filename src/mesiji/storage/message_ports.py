@@ -177,6 +177,20 @@ class NotificationAttempt:
     next_attempt_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What a request to cancel a message did."""
+
+    #: The message's status after the request: ``cancelled`` when this request cancelled it,
+    #: otherwise the status that stopped it (see :func:`mesiji.domain.statuses.cancellable`).
+    status: MessageStatus
+    #: Whether this request cancelled the message.
+    cancelled: bool
+    #: The credits given back to the account.
+    refunded: int = 0
+    changes: tuple[StatusChange, ...] = ()
+
+
 class MessageStore(Protocol):
     """The message pipeline's storage."""
 
@@ -257,5 +271,33 @@ class GroupAcceptStore(Protocol):
         slot; the others commit. Later requests see the balance earlier ones left. A failure of
         the transaction itself (StorageUnavailable: locked, disk full, connection lost) is
         raised and means none of them was stored.
+        """
+        ...
+
+
+class CancellingStore(Protocol):
+    """A :class:`MessageStore` that can cancel messages not yet handed to a dispatcher.
+
+    Kept apart from :class:`MessageStore`, as :class:`GroupAcceptStore` is, so that stores
+    without it (the in-memory fakes of the service tests) still implement the port.
+    """
+
+    async def get_message(self, account_id: int, message_id: int) -> MessageView | None: ...
+
+    async def list_messages(
+        self, account_id: int, query: MessageQuery
+    ) -> tuple[list[MessageView], str | None]: ...
+
+    async def cancel_message(
+        self, account_id: int, message_id: int, now: datetime
+    ) -> Cancellation | None:
+        """Cancel the account's message if none of its parts was claimed yet; None when the
+        account has no such message.
+
+        In one transaction, and guarded against a dispatcher's claim: the parts move to
+        ``cancelled`` only from a status the domain allows (``queued``), all of them or none,
+        so a claim and a cancellation never both win. A cancelled message gets its history
+        event and callback as any status change does, and its credits back (a refund in the
+        balance ledger).
         """
         ...

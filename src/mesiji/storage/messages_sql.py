@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import canonical_message_id, message_id_keys
-from mesiji.storage import dialects, transactions
+from mesiji.storage import cancel_sql, dialects, transactions
 from mesiji.storage import notifications_sql as outbox
 from mesiji.storage.accept_sql import (
     accept_batch,
@@ -41,6 +41,7 @@ from mesiji.storage.message_ports import (
     AcceptBatch,
     Accepted,
     AcceptOutcome,
+    Cancellation,
     IncomingReceipt,
     MessageQuery,
     MessageView,
@@ -251,6 +252,22 @@ class SqlMessageStore:
         """
         async with self._writing() as conn:
             return await apply_receipts(conn, receipts, now)
+
+    # -- cancelling -------------------------------------------------------------------------
+
+    async def cancel_message(
+        self, account_id: int, message_id: int, now: datetime
+    ) -> Cancellation | None:
+        """Cancel the account's message if no part of it was claimed yet; None when the
+        account has no such message (see :mod:`mesiji.storage.cancel_sql`)."""
+        try:
+            async with self._writing() as conn:
+                return await cancel_sql.cancel_message(conn, account_id, message_id, now)
+        except cancel_sql.LostRace:
+            # Rolled back: a part moved on under the guard, so it is no longer cancellable.
+            async with self._reading() as conn:
+                status = await cancel_sql.message_status(conn, account_id, message_id)
+            return None if status is None else Cancellation(status, cancelled=False)
 
     # -- reading ----------------------------------------------------------------------------
 

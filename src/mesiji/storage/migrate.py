@@ -25,7 +25,7 @@ __all__ = ["HEAD_REVISION", "alembic_config", "current_revision", "run_migration
 #: The newest migration shipped (a test checks it against the scripts). A database already
 #: there is recognized with one query, and Alembic is not even imported: it would add about
 #: 9 MiB to every gateway process for a check that finds nothing to do.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 # Any constant works; all Mesiji processes on one database must use the same one.
 _PG_MIGRATION_LOCK = 0x6D65_736A_6930_0001

@@ -40,6 +40,11 @@ class Accounts(Protocol):
         """Suspend or reactivate an account; returns it as updated."""
         ...
 
+    async def set_send_rate(self, account_id: int, send_rate: int | None) -> Account:
+        """Set the account's own limit on send requests a second (None: the gateway's
+        default, 0: no limit); returns it as updated."""
+        ...
+
     async def add_credits(self, account_id: int, delta: int, reason: str) -> int:
         """Add ``delta`` credits (negative to debit) and record why; returns the new balance.
 

@@ -42,6 +42,8 @@ class NewAccount:
     api_enabled: bool = True
     webhook_secret: str | None = field(default=None, repr=False)
     callback_url: str | None = None
+    #: Send requests a second; None: the gateway's default, 0: no limit.
+    send_rate: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,9 @@ class Account:
     webhook_secret: str = field(repr=False)
     callback_url: str | None
     created_at: datetime
+    #: Send requests a second this account may make; None: the gateway's default
+    #: (``[limits] send_requests_per_second``), 0: no limit.
+    send_rate: int | None = None
 
     @property
     def active(self) -> bool:

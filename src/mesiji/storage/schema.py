@@ -87,6 +87,8 @@ accounts = Table(
     # smsoffice.ge-style delivery callback for the whole account; a message's own URL wins.
     Column("callback_url", Text),
     _stamp("created_at"),
+    # Send requests a second the account may make; NULL: the gateway's default, 0: no limit.
+    Column("send_rate", Integer),
     CheckConstraint("status IN ('active', 'suspended')", name="status"),
     CheckConstraint("balance >= 0", name="balance_not_negative"),
     CheckConstraint("price_per_segment >= 0", name="price_not_negative"),

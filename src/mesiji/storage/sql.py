@@ -123,6 +123,7 @@ class SqlStore:
             "webhook_secret": new.webhook_secret or generate_webhook_secret(),
             "callback_url": new.callback_url,
             "created_at": self._clock.now(),
+            "send_rate": _send_rate(new.send_rate),
         }
         async with self._writing() as conn:
             result = await conn.execute(accounts.insert().values(values).returning(*accounts.c))
@@ -147,6 +148,21 @@ class SqlStore:
             update(accounts)
             .where(accounts.c.id == account_id)
             .values(status=AccountStatus(status).value)
+            .returning(*accounts.c)
+        )
+        async with self._writing() as conn:
+            row = (await conn.execute(statement)).one_or_none()
+        if row is None:
+            raise NotFound(f"no account {account_id}")
+        return _account(row._mapping)
+
+    async def set_send_rate(self, account_id: int, send_rate: int | None) -> Account:
+        """Set the account's own limit on send requests a second (None: the gateway's
+        default, 0: no limit); returns it as updated. ValueError for a negative rate."""
+        statement = (
+            update(accounts)
+            .where(accounts.c.id == account_id)
+            .values(send_rate=_send_rate(send_rate))
             .returning(*accounts.c)
         )
         async with self._writing() as conn:
@@ -376,7 +392,14 @@ def _account(row: RowMapping) -> Account:
         webhook_secret=row["webhook_secret"],
         callback_url=row["callback_url"],
         created_at=row["created_at"],
+        send_rate=row["send_rate"],
     )
+
+
+def _send_rate(rate: int | None) -> int | None:
+    if rate is not None and rate < 0:
+        raise ValueError("send_rate must be 0 (no limit), a positive number, or None")
+    return rate
 
 
 def _api_key(row: RowMapping) -> ApiKey:

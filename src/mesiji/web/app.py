@@ -77,16 +77,18 @@ def create_app(
     return app
 
 
-def error_response(code: ErrorCode, message: str) -> JSONResponse:
-    """The /v1 error body, with the status its code maps to."""
-    headers = {"Retry-After": RETRY_AFTER} if code.http_status in (429, 503) else None
+def error_response(code: ErrorCode, message: str, retry_after: int | None = None) -> JSONResponse:
+    """The /v1 error body, with the status its code maps to; Retry-After on 429 and 503
+    (``retry_after`` whole seconds when known, else :data:`RETRY_AFTER`)."""
+    wait = RETRY_AFTER if retry_after is None else str(retry_after)
+    headers = {"Retry-After": wait} if code.http_status in (429, 503) else None
     return JSONResponse(
         {"error": {"code": code.value, "message": message}}, code.http_status, headers=headers
     )
 
 
 async def _request_error(request: Request, exc: RequestError) -> Response:
-    return error_response(exc.code, exc.message)
+    return error_response(exc.code, exc.message, exc.retry_after)
 
 
 async def _unavailable(request: Request, exc: StorageUnavailable) -> Response:

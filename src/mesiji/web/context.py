@@ -9,8 +9,10 @@ from mesiji.clock import Clock
 from mesiji.domain.keys import hash_api_key
 from mesiji.domain.numbers import RejectedNumber, parse_destination, parse_destinations
 from mesiji.services.accept import AcceptService
+from mesiji.services.cancel import CancelService
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.services.lookups import AccountLookups
+from mesiji.services.rate_limits import SendRateLimiter
 from mesiji.storage.message_ports import MessageStore
 from mesiji.storage.ports import AccountStore
 from mesiji.storage.records import Account
@@ -28,6 +30,10 @@ class WebContext:
     max_recipients: int = 1000
     #: Region of national numbers (ISO 3166 code).
     default_region: str = "GE"
+    #: Cancels messages not yet claimed; None: cancelling is not offered.
+    cancel: CancelService | None = None
+    #: Each account's limit on send requests; None: no limit.
+    send_limits: SendRateLimiter | None = None
 
     async def authenticate(self, key: str | None) -> Account:
         """The account of API key ``key``; :class:`RequestError` when there is none.
@@ -41,6 +47,12 @@ class WebContext:
         if account is None:
             raise RequestError(ErrorCode.unauthorized, "unknown, revoked or suspended API key")
         return account
+
+    def admit_send(self, account: Account) -> None:
+        """Count a send request of ``account`` against its rate; :class:`RequestError`
+        ``too_many_requests`` (with ``retry_after``) when it is over."""
+        if self.send_limits is not None:
+            self.send_limits.admit(account)
 
     async def balance(self, account: Account) -> int:
         """The account's balance now (the authenticated ``account`` may be seconds old)."""

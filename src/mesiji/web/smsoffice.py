@@ -113,6 +113,7 @@ async def _send(request: Request, params: dict[str, str]) -> None:
     if not params.get("key"):
         raise RequestError(ErrorCode.key_missing, "key is required")
     account = await context.authenticate(params["key"])
+    context.admit_send(account)
     if "destination" not in params:
         raise RequestError(ErrorCode.destination_missing, "destination is required")
     if "sender" not in params:

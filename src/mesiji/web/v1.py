@@ -127,6 +127,27 @@ class Balance(BaseModel):
     price_per_segment: int
 
 
+class CancelReference(BaseModel):
+    """Cancel every message sent with this ``reference`` that can still be cancelled."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(min_length=1, max_length=100)
+
+
+class NotCancellableOut(BaseModel):
+    id: str
+    status: MessageStatus
+
+
+class ReferenceCancelled(BaseModel):
+    #: Ids of the messages cancelled by this request.
+    cancelled: list[str]
+    #: SMS credits given back for them.
+    refunded: int
+    #: Messages of the reference already handed to the SMSC, or ended.
+    not_cancellable: list[NotCancellableOut]
+
+
 async def _context(request: Request) -> WebContext:
     # async: FastAPI runs a plain-function dependency in a worker thread, a thread hop per
     # request for an attribute read.
@@ -159,6 +180,7 @@ async def send_messages(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     """Send one text to many numbers, or a text per number."""
+    context.admit_send(account)
     recipients = _recipients(body, context.max_recipients)
     request_hash = None
     if idempotency_key is not None:
@@ -274,6 +296,43 @@ async def remove_from_stop_list(number: str, context: Ctx, account: Authed) -> R
     if not removed:
         raise RequestError(ErrorCode.not_found, f"{e164} is not on the stop list")
     return Response(status_code=204)
+
+
+@router.post("/messages/cancel", response_model=ReferenceCancelled)
+async def cancel_reference(
+    body: CancelReference, context: Ctx, account: Authed
+) -> ReferenceCancelled:
+    """Cancel every message of a ``reference`` not yet handed to the SMSC; 404 when none has
+    it. Each is cancelled (or not) on its own, as ``POST /v1/messages/{id}/cancel`` would."""
+    if context.cancel is None:
+        raise RequestError(ErrorCode.not_found, "cancelling is not offered here")
+    done = await context.cancel.cancel_reference(account, body.reference)
+    return ReferenceCancelled(
+        cancelled=[str(i) for i in done.cancelled],
+        refunded=done.refunded,
+        not_cancellable=[NotCancellableOut(id=str(i), status=s) for i, s in done.not_cancellable],
+    )
+
+
+@router.post("/messages/{message_id}/cancel", response_model=MessageDetail)
+async def cancel_message(message_id: str, context: Ctx, account: Authed) -> MessageDetail:
+    """Cancel a scheduled or queued message before any part of it is handed to the SMSC.
+
+    Its credits come back and it ends ``cancelled``, with a history event and a callback.
+    404 ``not_found`` for an unknown id (or another account's); 409 ``not_cancellable`` once a
+    dispatcher has claimed a part of it, or it has ended.
+    """
+    number = _message_number(message_id)
+    if number is None or context.cancel is None:
+        raise RequestError(ErrorCode.not_found, f"no message {message_id}")
+    return _detail(await context.cancel.cancel(account, number))
+
+
+def _message_number(raw: str) -> int | None:
+    """A message id as the API shows it (ASCII digits, a signed 64-bit integer), or None."""
+    if raw.isascii() and raw.isdigit() and len(raw) < 19:
+        return int(raw)
+    return None
 
 
 def _recipients(body: SendMessages, limit: int) -> list[Recipient]:
