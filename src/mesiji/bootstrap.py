@@ -21,6 +21,7 @@ from mesiji.services.dispatch import Dispatcher
 from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.lookups import AccountLookups
 from mesiji.services.notify import Notifier
+from mesiji.services.receipt_wait import ReceiptWait
 from mesiji.services.receipts import ReceiptHandler
 from mesiji.settings import Settings
 from mesiji.storage.engine import default_sqlite_url
@@ -66,6 +67,12 @@ class Gateway:
             )
             for channel in self.channels
         ]
+        self.receipt_wait = ReceiptWait(
+            self.messages,
+            wait=settings.dispatch.receipt_wait_seconds,
+            clock=clock,
+            on_changes=self._changed,
+        )
         self.lookups = AccountLookups(store, clock, ttl=settings.http.lookup_cache_seconds)
         self.notifier = Notifier(
             self.messages,
@@ -124,6 +131,7 @@ class Gateway:
             channel.start()
         for dispatcher in self.dispatchers:
             dispatcher.start()
+        self.receipt_wait.start()
         self.notifier.start()
 
     async def close(self) -> None:
@@ -134,6 +142,7 @@ class Gateway:
         for channel in self.channels:
             await channel.close()
         await self.receipts.close()
+        await self.receipt_wait.stop()
         await self.notifier.stop()
         await self.store.close()
 

@@ -154,6 +154,7 @@ async def test_counters(
         "parts.expired": 0,
         "parts.rejected": 0,
         "parts.failed": 0,
+        "parts.unknown": 0,
         f"queued.{CHANNEL}": 2,
         "queued.silknet": 2,
         "notifications.pending": 1,

@@ -3,9 +3,9 @@
 A message is split into parts (SMS segments), and each part lives on its own::
 
     queued ──> submitting ──> in_transit ──> delivered | undelivered | expired | rejected
-      │  ^          │
-      │  └──────────┤  (transient error: throttled, link lost; tried again later)
-      │             └──> rejected | failed
+      │  ^          │                 │
+      │  └──────────┤                 └──> unknown (no receipt in time, or its id reused)
+      │             └──> rejected | failed | unknown (accepted without a message_id)
       └──> expired | failed
 
 ``submitting`` means a dispatcher has claimed the part and its submit_sm is in flight;
@@ -22,6 +22,13 @@ channel weeks no receipts came at all. Gateways therefore treat "no receipt in t
 guess (Bandwidth's DLR_TIMEOUT status), and a DELIVRD receipt, the handset's own word, wins
 over it. UNDELIV or REJECTD after an expiry tells a client nothing new and is ignored.
 
+``unknown`` (უცნობია) is the honest end of a part the SMSC took whose fate the gateway cannot
+learn: no receipt came within ``dispatch.receipt_wait_seconds``, the SMSC answered the
+submit_sm with an empty message_id (no receipt can ever be matched to it), or the SMSC gave
+its message_id to a newer part while this one was still in transit (receipts for that id go
+to the newer part). The SMSC took it, so it is paid for. Like ``expired``, it is a guess that
+a receipt may still correct: a late receipt moves an ``unknown`` part to what it says.
+
 A message's status is derived from its parts by :func:`derive_message_status`.
 """
 
@@ -35,6 +42,7 @@ from types import MappingProxyType
 from mesiji.smpp.receipts import DeliveryState
 
 __all__ = [
+    "AWAITING_RECEIPT",
     "FINAL_ORDER",
     "MessageStatus",
     "PartStatus",
@@ -70,6 +78,7 @@ class PartStatus(_Labelled, StrEnum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 class MessageStatus(_Labelled, StrEnum):
@@ -84,6 +93,7 @@ class MessageStatus(_Labelled, StrEnum):
     EXPIRED = "expired"
     REJECTED = "rejected"
     FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 # Keyed by value, shared by both enums. გზაშია, მიტანილია and ვერ მიიტანა are the glossary's.
@@ -99,6 +109,7 @@ _LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "expired": ("expired", "ვადა გაუვიდა"),
         "rejected": ("rejected", "უარყოფილია"),
         "failed": ("failed", "ვერ გაიგზავნა"),
+        "unknown": ("unknown", "უცნობია"),
     }
 )
 
@@ -106,31 +117,41 @@ _P = PartStatus
 _TRANSITIONS: Mapping[PartStatus, frozenset[PartStatus]] = MappingProxyType(
     {
         _P.QUEUED: frozenset({_P.SUBMITTING, _P.EXPIRED, _P.FAILED}),
-        _P.SUBMITTING: frozenset({_P.QUEUED, _P.IN_TRANSIT, _P.REJECTED, _P.FAILED}),
-        _P.IN_TRANSIT: frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED}),
+        _P.SUBMITTING: frozenset({_P.QUEUED, _P.IN_TRANSIT, _P.REJECTED, _P.FAILED, _P.UNKNOWN}),
+        _P.IN_TRANSIT: frozenset(
+            {_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.UNKNOWN}
+        ),
         _P.DELIVERED: frozenset(),
         _P.UNDELIVERED: frozenset(),
         _P.EXPIRED: frozenset({_P.DELIVERED}),
         _P.REJECTED: frozenset(),
         _P.FAILED: frozenset(),
+        _P.UNKNOWN: frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED}),
     }
 )
-_FINAL = frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED})
+_FINAL = frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED, _P.UNKNOWN})
 # Statuses that show the SMSC has seen the part; EXPIRED counts though a part can also expire
 # in the queue, because the status alone does not say which.
-_SEEN_BY_SMSC = frozenset({_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED})
+_SEEN_BY_SMSC = frozenset(
+    {_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.UNKNOWN}
+)
+
+#: Parts waiting for a receipt: given up as ``unknown`` when none comes in time.
+AWAITING_RECEIPT: frozenset[PartStatus] = frozenset({_P.IN_TRANSIT})
 
 #: Final part statuses from worst to best: a message whose parts all ended takes the worst.
 #: The order follows how early the part stopped and so how much the client must change:
 #: ``failed`` never left the gateway, ``rejected`` was refused at the door (often a sender
 #: the operator has not authorised), ``undelivered`` was tried and refused by the network or
 #: handset (often a dead number), ``expired`` was tried until the validity period ran out
-#: (often a phone switched off, which may work next time).
+#: (often a phone switched off, which may work next time), ``unknown`` went out and no word
+#: of its fate came (it may well have arrived).
 FINAL_ORDER: tuple[PartStatus, ...] = (
     _P.FAILED,
     _P.REJECTED,
     _P.UNDELIVERED,
     _P.EXPIRED,
+    _P.UNKNOWN,
     _P.DELIVERED,
 )
 
@@ -148,7 +169,7 @@ _RECEIPT_STATES: Mapping[DeliveryState, PartStatus] = MappingProxyType(
 
 
 def is_final(status: PartStatus) -> bool:
-    """Whether a part has ended (delivered, undelivered, expired, rejected or failed)."""
+    """Whether a part has ended (delivered, undelivered, expired, rejected, failed, unknown)."""
     return status in _FINAL
 
 
