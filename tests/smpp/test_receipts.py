@@ -25,6 +25,7 @@ from mesiji.smpp.receipts import (
     message_id_keys,
     parse_receipt,
     receipt_from_pdu,
+    receipt_text,
     stat_word,
     state_from_message_state,
     state_from_stat,
@@ -572,3 +573,8 @@ def test_a_receipted_message_id_with_nul_padding_is_read_up_to_its_first_nul() -
 def test_an_empty_malformed_receipted_message_id_leaves_the_text_id() -> None:
     pdu = _receipt_pdu(b"id:7A stat:DELIVRD", bytes.fromhex("001e0003 000041"))
     assert receipt_from_pdu(pdu).message_id == "7A"
+
+
+def test_the_text_of_a_receipt_reads_nuls_as_spaces() -> None:
+    pdu = _receipt_pdu(b"id:7A\x00stat:DELIVRD err:000\x00")
+    assert receipt_text(pdu) == "id:7A stat:DELIVRD err:000 "
