@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import message_id_keys
 from mesiji.storage import SqlStore
@@ -148,7 +150,10 @@ async def test_a_part_accepted_without_a_message_id_ends_unknown_at_once(
 
 
 async def test_a_reused_id_retires_the_older_part_and_its_receipt_goes_to_the_newer(
-    store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
+    store: SqlStore,
+    message_store: SqlMessageStore,
+    clock: VirtualClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     account = await funded_account(store)
     now = clock.now()
@@ -164,6 +169,7 @@ async def test_a_reused_id_retires_the_older_part_and_its_receipt_goes_to_the_ne
     view = await message_store.get_message(account, older)
     assert view is not None
     assert (view.status, view.error_code) == (MessageStatus.UNKNOWN, REUSED_ID)
+    assert "the SMSC gave message id 77 to part" in caplog.text
 
     done = later + timedelta(seconds=5)
     changes = await message_store.apply_receipts([receipt("77", PartStatus.UNDELIVERED)], done)
