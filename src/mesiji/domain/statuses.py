@@ -14,13 +14,13 @@ has come yet. ``rejected`` is a refusal by the SMSC or the operator (an error
 submit_sm_resp or a REJECTD receipt); ``failed`` a part the gateway could not submit (a
 permanent error, or attempts exhausted).
 
-Final statuses stay final, with one exception: ``expired`` may become ``delivered``. A
-receipt can arrive long after the gateway gave up waiting for it: an SMSC stores and
-forwards for the whole validity period (often 72 hours), retrying a handset that is off and
-delivering when it comes back, and only then sends the receipt; during the seed's backup
-channel weeks no receipts came at all. Gateways therefore treat "no receipt in time" as a
-guess (Bandwidth's DLR_TIMEOUT status), and a DELIVRD receipt, the handset's own word, wins
-over it. UNDELIV or REJECTD after an expiry tells a client nothing new and is ignored.
+Final statuses stay final, with two exceptions: ``expired`` may become ``delivered``, and
+``unknown`` (below) what a late receipt says. A receipt can arrive long after the gateway
+gave up waiting for it: an SMSC stores and forwards for the whole validity period (often 72
+hours), retrying a handset that is off and delivering when it comes back, and only then
+sends the receipt; during the seed's backup channel weeks no receipts came at all.
+Gateways therefore treat "no receipt in time" as a guess (Bandwidth's DLR_TIMEOUT status),
+and a DELIVRD receipt, the handset's own word, wins over it. UNDELIV or REJECTD after an expiry tells a client nothing new and is ignored.
 
 ``unknown`` (უცნობია) is the honest end of a part the SMSC took whose fate the gateway cannot
 learn: no receipt came within ``dispatch.receipt_wait_seconds``, the SMSC answered the
