@@ -20,7 +20,8 @@ gave up waiting for it: an SMSC stores and forwards for the whole validity perio
 hours), retrying a handset that is off and delivering when it comes back, and only then
 sends the receipt; during the seed's backup channel weeks no receipts came at all.
 Gateways therefore treat "no receipt in time" as a guess (Bandwidth's DLR_TIMEOUT status),
-and a DELIVRD receipt, the handset's own word, wins over it. UNDELIV or REJECTD after an expiry tells a client nothing new and is ignored.
+and a DELIVRD receipt, the handset's own word, wins over it. UNDELIV or REJECTD after an
+expiry tells a client nothing new and is ignored.
 
 ``unknown`` (უცნობია) is the honest end of a part the SMSC took whose fate the gateway cannot
 learn: no receipt came within ``dispatch.receipt_wait_seconds``, the SMSC answered the
