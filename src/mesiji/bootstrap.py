@@ -25,6 +25,7 @@ from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.lookups import AccountLookups
 from mesiji.services.notify import Notifier
 from mesiji.services.rate_limits import SendRateLimiter
+from mesiji.services.receipt_wait import ReceiptWait
 from mesiji.services.receipts import ReceiptHandler
 from mesiji.settings import Settings
 from mesiji.storage.engine import default_sqlite_url
@@ -70,6 +71,12 @@ class Gateway:
             )
             for channel in self.channels
         ]
+        self.receipt_wait = ReceiptWait(
+            self.messages,
+            wait=settings.dispatch.receipt_wait_seconds,
+            clock=clock,
+            on_changes=self._changed,
+        )
         self.lookups = AccountLookups(store, clock, ttl=settings.http.lookup_cache_seconds)
         self.notifier = Notifier(
             self.messages,
@@ -138,6 +145,7 @@ class Gateway:
             channel.start()
         for dispatcher in self.dispatchers:
             dispatcher.start()
+        self.receipt_wait.start()
         self.notifier.start()
 
     async def close(self) -> None:
@@ -148,6 +156,7 @@ class Gateway:
         for channel in self.channels:
             await channel.close()
         await self.receipts.close()
+        await self.receipt_wait.stop()
         await self.notifier.stop()
         await self.store.close()
 

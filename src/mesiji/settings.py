@@ -115,6 +115,14 @@ class DispatchSettings:
     lease_seconds: float = field(
         default=60.0, metadata=_doc("A claimed part returns to the queue after this long.")
     )
+    receipt_wait_seconds: float = field(
+        default=172_800.0,
+        metadata=_doc(
+            "A part without a receipt this long after its submit (and after its message's "
+            "validity) ends `unknown`, and its client is called back; a receipt that still "
+            "comes later corrects it. 0: wait for ever."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ E = PartStatus.EXPIRED
 R = PartStatus.REJECTED
 F = PartStatus.FAILED
 C = PartStatus.CANCELLED
+N = PartStatus.UNKNOWN
 
 LEGAL = {
     (Q, S),  # a dispatcher claims it
@@ -45,8 +46,14 @@ LEGAL = {
     (T, R),
     (E, D),  # a late DELIVRD beats a timeout
     (Q, C),  # the client cancelled it before a dispatcher claimed it
+    (S, N),  # submit_sm_resp OK without a message_id: no receipt can be matched
+    (T, N),  # no receipt in time, or the SMSC gave the id to a newer part
+    (N, D),  # a late receipt replaces the guess
+    (N, U),
+    (N, E),
+    (N, R),
 }
-FINAL = {D, U, E, R, F, C}
+FINAL = {D, U, E, R, F, C, N}
 
 
 @pytest.mark.parametrize("current", list(PartStatus))
@@ -60,10 +67,11 @@ def test_is_final(status: PartStatus) -> None:
     assert is_final(status) is (status in FINAL)
 
 
-def test_final_statuses_never_move_except_expired_to_delivered() -> None:
+def test_final_statuses_never_move_except_guesses_to_a_receipt() -> None:
+    guesses = {E: {D}, N: {D, U, E, R}}
     for current in FINAL:
         moves = {new for new in PartStatus if can_transition(current, new)}
-        assert moves == ({D} if current is E else set())
+        assert moves == guesses.get(current, set())
 
 
 @pytest.mark.parametrize(
@@ -95,6 +103,11 @@ def test_final_statuses_never_move_except_expired_to_delivered() -> None:
         ((F, D, D), MessageStatus.FAILED),
         ((R, D), MessageStatus.REJECTED),
         ((C, C), MessageStatus.CANCELLED),
+        ((N,), MessageStatus.UNKNOWN),
+        ((D, N), MessageStatus.UNKNOWN),
+        ((N, E), MessageStatus.EXPIRED),  # known not delivered beats not known
+        ((N, T), MessageStatus.IN_TRANSIT),
+        ((N, Q), MessageStatus.IN_TRANSIT),
     ],
 )
 def test_derive_message_status(parts: tuple[PartStatus, ...], expected: MessageStatus) -> None:

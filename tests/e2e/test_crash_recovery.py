@@ -74,7 +74,7 @@ START_LIMIT = 20.0
 SEND_LIMIT = 60.0
 RECOVERY_LIMIT = LEASE + 30.0
 
-FINAL_PART = "('delivered', 'undelivered', 'expired', 'rejected', 'failed')"
+FINAL_PART = "('delivered', 'undelivered', 'expired', 'rejected', 'failed', 'unknown')"
 
 
 def text_for(n: int) -> str:

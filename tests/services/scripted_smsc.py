@@ -1,17 +1,35 @@
-"""An SMSC whose answers to submit_sm a test decides: refusals, held responses."""
+"""An SMSC whose answers to submit_sm a test decides: refusals, held responses; and that
+sends whatever deliver_sm a test gives it, recording the bytes it hears back."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import struct
 from collections.abc import Callable
 
-from mesiji.smpp.connection import HandlerResult, LinkSettings, SmppConnection
-from mesiji.smpp.pdus import Bind, Pdu, Request, SubmitSm
+from mesiji.smpp.connection import HandlerResult, LinkSettings, RequestHandler, SmppConnection
+from mesiji.smpp.constants import CommandId
+from mesiji.smpp.pdus import Bind, DeliverSm, Pdu, Request, SubmitSm
 from mesiji.smpp.session import Role
 
 #: Given a submit_sm, its answer: a response now, or an awaitable of one.
 Answer = Callable[[SubmitSm], HandlerResult]
+
+
+_HEADER = struct.Struct(">IIII")
+
+
+class _RecordingConnection(SmppConnection):
+    """A connection that keeps every byte it receives, as it came off the socket."""
+
+    def __init__(self, role: Role, handler: RequestHandler, settings: LinkSettings) -> None:
+        super().__init__(role, handler, settings=settings)
+        self.received = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        super().data_received(data)
 
 
 class ScriptedSmsc:
@@ -22,8 +40,27 @@ class ScriptedSmsc:
         self.submits: list[SubmitSm] = []
         self.held: list[tuple[SubmitSm, asyncio.Future[None]]] = []
         self._ids = itertools.count(1)
-        self._connections: list[SmppConnection] = []
+        self._connections: list[_RecordingConnection] = []
         self._server: asyncio.Server | None = None
+
+    async def deliver(self, pdu: DeliverSm) -> Pdu:
+        """Send ``pdu`` (a receipt, say) on the first bound link; the ESME's response."""
+        bound = [conn for conn in self._connections if conn.session.bound and not conn.is_closed]
+        return await bound[0].request(pdu)
+
+    def responses_on_the_wire(self, command_id: CommandId) -> list[tuple[int, bytes]]:
+        """(sequence_number, the 4 command_status octets) of each ``command_id`` PDU received,
+        read from the raw bytes (SMPP 3.4 §3.2 header), not through the codec."""
+        found: list[tuple[int, bytes]] = []
+        for conn in self._connections:
+            data = bytes(conn.received)
+            pos = 0
+            while pos + _HEADER.size <= len(data):
+                length, command, _, sequence = _HEADER.unpack_from(data, pos)
+                if command == command_id:
+                    found.append((sequence, data[pos + 8 : pos + 12]))
+                pos += max(length, _HEADER.size)
+        return found
 
     def accept(self, pdu: SubmitSm) -> HandlerResult:
         return pdu.response(message_id=f"{next(self._ids):08X}")
@@ -54,7 +91,7 @@ class ScriptedSmsc:
 
     async def start(self) -> int:
         def connection() -> SmppConnection:
-            conn = SmppConnection(Role.smsc, self._handle, settings=LinkSettings(window=100))
+            conn = _RecordingConnection(Role.smsc, self._handle, LinkSettings(window=100))
             self._connections.append(conn)
             return conn
 

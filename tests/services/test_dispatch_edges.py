@@ -14,7 +14,7 @@ import pytest
 
 from mesiji.domain.statuses import PartStatus
 from mesiji.services.channels import Channel, client_settings
-from mesiji.services.dispatch import Dispatcher
+from mesiji.services.dispatch import NO_MESSAGE_ID, Dispatcher
 from mesiji.services.receipts import ReceiptHandler
 from mesiji.services.submit_builder import SubmitBuilder, UnsendableError, smpp_absolute_time
 from mesiji.settings import ChannelSettings, DispatchSettings
@@ -266,3 +266,18 @@ async def test_part_whose_lease_ran_out_while_waiting_is_not_sent() -> None:
         smsc.release()
         await r.until(lambda: r.dispatcher.stats.lapsed == 1)
         assert len(smsc.submits) == 5
+
+
+async def test_a_submit_accepted_without_a_message_id_ends_unknown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def no_id(pdu: SubmitSm) -> SubmitSm | Any:
+        return pdu.response(message_id="")
+
+    async with rig(ScriptedSmsc(no_id)) as r:
+        await r.send(2)
+        await r.until(lambda: r.statuses() == {P.UNKNOWN: 2})
+        assert {part.error_code for part in r.store.parts.values()} == {NO_MESSAGE_ID}
+        assert (r.dispatcher.stats.submitted, r.dispatcher.stats.no_message_id) == (2, 2)
+        assert len(r.smsc.submits) == 2  # not sent again
+    assert "accepted with an empty message_id" in caplog.text

@@ -249,3 +249,21 @@ def counts(p: Pipeline) -> Counter[PartStatus]:
 def test_max_batch_must_be_positive(max_batch: int) -> None:
     with pytest.raises(ValueError, match="max_batch"):
         ReceiptHandler(FakeMessageStore(), clock=VirtualClock(), max_batch=max_batch)
+
+
+def test_a_receipt_with_malformed_tlvs_is_read_from_what_decodes() -> None:
+    # An empty message_state and a 2-octet network_error_code, as some SMSCs send them.
+    pdu = receipt_pdu(
+        "0A3F",
+        stat="UNDELIV",
+        err="",
+        tlvs=(
+            Tlv(tlv.message_state.tag, b"", malformed=True),
+            Tlv(tlv.network_error_code.tag, b"\x00\x22", malformed=True),
+            Tlv.of(tlv.receipted_message_id, "0A3F"),
+        ),
+    )
+    receipt = incoming_receipt("sim", pdu)
+    assert receipt.message_id_keys[0] == "A3F"
+    assert receipt.status is P.UNDELIVERED
+    assert receipt.error_code == "0022"

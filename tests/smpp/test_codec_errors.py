@@ -403,18 +403,46 @@ def test_tlv_length_past_the_end(tail: str) -> None:
         "0423 0002 0300",  # network_error_code is 3 octets (§5.3.2.31)
         "0381 0002 0000",  # callback_num is 4 to 19 octets (§5.3.2.36)
         "001e 0042" + "41" * 65 + "00",  # receipted_message_id is at most 65 (§5.3.2.12)
+        "001e 0041" + "41" * 65,  # ... and without its NULL at 65 octets it is cut short
+        "001e 0004 41 00 42 00",  # a C-Octet String ends at its first NULL
     ],
 )
-def test_known_tlv_with_wrong_length(tlv_hex: str) -> None:
-    body = _submit_sm_body(tlvs=bytes.fromhex(tlv_hex.replace(" ", "")))
-    error = _assert_error_then_enquire_link(_pdu(CommandId.deliver_sm, body), S.ESME_RINVPARLEN)
-    assert error.command_id == CommandId.deliver_sm
-    assert error.sequence_number == 0x2A
+def test_known_tlv_with_a_bad_value_is_kept_malformed(tlv_hex: str) -> None:
+    # An optional parameter that can be framed but breaks its spec does not make the PDU an
+    # error (real SMSCs send them in receipts): it is kept as octets, unseen by get().
+    raw = bytes.fromhex(tlv_hex.replace(" ", ""))
+    data = _pdu(CommandId.deliver_sm, _submit_sm_body(tlvs=raw))
+    decoder = PduDecoder()
+    decoder.feed(data + ENQUIRE_LINK)
+    pdu = decoder.next_pdu()
+    assert isinstance(pdu, DeliverSm)
+    assert pdu.sequence_number == 0x2A
+    (item,) = pdu.tlvs
+    assert item.malformed
+    assert item.tag == int.from_bytes(raw[:2])
+    assert item.value == raw[4:]
+    spec = tlv.SPECS[item.tag]
+    assert tlv.get(pdu.tlvs, spec) is None  # type: ignore[misc]  # any of the three kinds
+    assert tlv.malformed(pdu.tlvs, spec) == raw[4:]
+    assert encode(pdu) == data  # written back byte for byte
+    assert isinstance(decoder.next_pdu(), EnquireLink)
 
 
-def test_c_string_tlv_with_null_inside() -> None:
-    body = _submit_sm_body(tlvs=bytes.fromhex("001e 0004 41 00 42 00".replace(" ", "")))
-    _assert_error_then_enquire_link(_pdu(CommandId.deliver_sm, body), S.ESME_RINVOPTPARAMVAL)
+def test_a_well_formed_tlv_beside_a_malformed_one_is_read() -> None:
+    tlvs = bytes.fromhex("0427 0000 0423 0002 0300 001e 0003 4142 00".replace(" ", ""))
+    pdu = decode(_pdu(CommandId.deliver_sm, _submit_sm_body(tlvs=tlvs)))
+    assert pdu.tlv(tlv.receipted_message_id) == "AB"
+    assert pdu.tlv(tlv.message_state) is None
+    assert pdu.tlv(tlv.network_error_code) is None
+    assert tlv.malformed(pdu.tlvs, tlv.network_error_code) == b"\x03\x00"
+    assert tlv.malformed(pdu.tlvs, tlv.receipted_message_id) is None
+
+
+def test_a_malformed_tlv_holds_octets() -> None:
+    item = Tlv(tlv.message_state.tag, 2, malformed=True)
+    with pytest.raises(PduError) as info:
+        encode(DeliverSm(tlvs=(item,)))
+    assert info.value.command_status == S.ESME_RINVOPTPARAMVAL
 
 
 def test_tlv_errors_after_a_valid_tlv() -> None:

@@ -11,7 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mesiji.errors import SmppError
-from mesiji.smpp.constants import MessageState
+from mesiji.smpp.codec import decode
+from mesiji.smpp.constants import EsmClass, MessageState
+from mesiji.smpp.pdus import DeliverSm
 from mesiji.smpp.receipts import (
     MESSAGE_STATE_TO_DELIVERY_STATE,
     STAT_WORDS,
@@ -22,6 +24,8 @@ from mesiji.smpp.receipts import (
     format_receipt,
     message_id_keys,
     parse_receipt,
+    receipt_from_pdu,
+    receipt_text,
     stat_word,
     state_from_message_state,
     state_from_stat,
@@ -502,3 +506,75 @@ def test_large_bodies_parse_quickly() -> None:
     for body in bodies:
         _parse_or_receipt_error(body)
     assert time.perf_counter() - started < 2.0
+
+
+# --- NULs and malformed TLVs from hostile or careless SMSCs ------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"id:7A sub:001 dlvrd:001 stat:DELIVRD err:000\x00",
+        b"\x00id:7A\x00sub:001\x00dlvrd:001\x00stat:DELIVRD\x00err:000\x00",
+        b"id:\x007A stat:DELIVRD\x00\x00err:000 text:\x00",
+        b"\x00\x00\x00id:7A\x00 stat:DELIVRD\x00 err:000",
+    ],
+)
+def test_nuls_separate_fields_as_whitespace_does(body: bytes) -> None:
+    receipt = parse_receipt(body)
+    assert (receipt.message_id, receipt.state, receipt.stat, receipt.err) == (
+        "7A",
+        D.DELIVERED,
+        "DELIVRD",
+        "000",
+    )
+
+
+def _receipt_pdu(body: bytes, *tlvs: bytes) -> DeliverSm:
+    """A deliver_sm as it comes off the wire, carrying ``body`` and the raw TLVs ``tlvs``."""
+    body_octets = (
+        b"\x00"  # service_type
+        + b"\x01\x01995599000001\x00"  # source_addr_ton/npi, source_addr
+        + b"\x05\x00Mesiji\x00"  # dest_addr_ton/npi, destination_addr
+        + bytes((int(EsmClass.smsc_delivery_receipt), 0, 0))  # esm_class, protocol, priority
+        + b"\x00\x00"  # schedule_delivery_time, validity_period
+        + b"\x00\x00\x00\x00"  # registered_delivery, replace, data_coding, sm_default_msg_id
+        + bytes((len(body),))
+        + body
+        + b"".join(tlvs)
+    )
+    length = 16 + len(body_octets)
+    pdu = decode(length.to_bytes(4) + bytes.fromhex("00000005 00000000 00000009") + body_octets)
+    assert isinstance(pdu, DeliverSm)
+    return pdu
+
+
+def test_a_receipt_with_an_empty_message_state_is_read_from_its_text() -> None:
+    pdu = _receipt_pdu(b"id:7A stat:UNDELIV err:034", bytes.fromhex("04270000"))
+    receipt = receipt_from_pdu(pdu)
+    assert (receipt.message_id, receipt.state, receipt.err) == ("7A", D.UNDELIVERED, "034")
+
+
+def test_a_two_octet_network_error_code_is_kept() -> None:
+    pdu = _receipt_pdu(
+        b"id:7A stat:UNDELIV",
+        bytes.fromhex("04230002 0022"),  # §5.3.2.31 says 3 octets
+        bytes.fromhex("04270001 05"),
+    )
+    receipt = receipt_from_pdu(pdu)
+    assert (receipt.state, receipt.network_error_code) == (D.UNDELIVERED, b"\x00\x22")
+
+
+def test_a_receipted_message_id_with_nul_padding_is_read_up_to_its_first_nul() -> None:
+    pdu = _receipt_pdu(b"id:FFFF stat:DELIVRD", bytes.fromhex("001e0006 374100000000"))
+    assert receipt_from_pdu(pdu).message_id == "7A"
+
+
+def test_an_empty_malformed_receipted_message_id_leaves_the_text_id() -> None:
+    pdu = _receipt_pdu(b"id:7A stat:DELIVRD", bytes.fromhex("001e0003 000041"))
+    assert receipt_from_pdu(pdu).message_id == "7A"
+
+
+def test_the_text_of_a_receipt_reads_nuls_as_spaces() -> None:
+    pdu = _receipt_pdu(b"id:7A\x00stat:DELIVRD err:000\x00")
+    assert receipt_text(pdu) == "id:7A stat:DELIVRD err:000 "

@@ -137,7 +137,7 @@ async def _send_and_follow(args: argparse.Namespace, port: int, key: str, out: T
             if detail["status"] != seen:
                 seen = detail["status"]
                 print(f"message {message['id']}: {seen}", file=out)
-            if seen in {"delivered", "undelivered", "expired", "rejected", "failed"}:
+            if seen in {"delivered", "undelivered", "expired", "rejected", "failed", "unknown"}:
                 break
             await asyncio.sleep(0.05)
     print(

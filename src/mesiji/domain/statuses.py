@@ -3,9 +3,9 @@
 A message is split into parts (SMS segments), and each part lives on its own::
 
     queued ──> submitting ──> in_transit ──> delivered | undelivered | expired | rejected
-      │  ^          │
-      │  └──────────┤  (transient error: throttled, link lost; tried again later)
-      │             └──> rejected | failed
+      │  ^          │                 │
+      │  └──────────┤                 └──> unknown (no receipt in time, or its id reused)
+      │             └──> rejected | failed | unknown (accepted without a message_id)
       └──> expired | failed | cancelled
 
 ``submitting`` means a dispatcher has claimed the part and its submit_sm is in flight;
@@ -15,13 +15,21 @@ submit_sm_resp or a REJECTD receipt); ``failed`` a part the gateway could not su
 permanent error, or attempts exhausted). ``cancelled`` is a part the client withdrew while it
 was still queued: no dispatcher had claimed it, so the SMSC never saw it.
 
-Final statuses stay final, with one exception: ``expired`` may become ``delivered``. A
-receipt can arrive long after the gateway gave up waiting for it: an SMSC stores and
-forwards for the whole validity period (often 72 hours), retrying a handset that is off and
-delivering when it comes back, and only then sends the receipt; during the seed's backup
-channel weeks no receipts came at all. Gateways therefore treat "no receipt in time" as a
-guess (Bandwidth's DLR_TIMEOUT status), and a DELIVRD receipt, the handset's own word, wins
-over it. UNDELIV or REJECTD after an expiry tells a client nothing new and is ignored.
+Final statuses stay final, with two exceptions: ``expired`` may become ``delivered``, and
+``unknown`` (below) what a late receipt says. A receipt can arrive long after the gateway
+gave up waiting for it: an SMSC stores and forwards for the whole validity period (often 72
+hours), retrying a handset that is off and delivering when it comes back, and only then
+sends the receipt; during the seed's backup channel weeks no receipts came at all.
+Gateways therefore treat "no receipt in time" as a guess (Bandwidth's DLR_TIMEOUT status),
+and a DELIVRD receipt, the handset's own word, wins over it. UNDELIV or REJECTD after an
+expiry tells a client nothing new and is ignored.
+
+``unknown`` (უცნობია) is the honest end of a part the SMSC took whose fate the gateway cannot
+learn: no receipt came within ``dispatch.receipt_wait_seconds``, the SMSC answered the
+submit_sm with an empty message_id (no receipt can ever be matched to it), or the SMSC gave
+its message_id to a newer part while this one was still in transit (receipts for that id go
+to the newer part). The SMSC took it, so it is paid for. Like ``expired``, it is a guess that
+a receipt may still correct: a late receipt moves an ``unknown`` part to what it says.
 
 A message's status is derived from its parts by :func:`derive_message_status`.
 """
@@ -36,6 +44,7 @@ from types import MappingProxyType
 from mesiji.smpp.receipts import DeliveryState
 
 __all__ = [
+    "AWAITING_RECEIPT",
     "FINAL_ORDER",
     "MessageStatus",
     "PartStatus",
@@ -74,6 +83,7 @@ class PartStatus(_Labelled, StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
 
 
 class MessageStatus(_Labelled, StrEnum):
@@ -89,6 +99,7 @@ class MessageStatus(_Labelled, StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
 
 
 # Keyed by value, shared by both enums. გზაშია, მიტანილია and ვერ მიიტანა are the glossary's.
@@ -105,6 +116,7 @@ _LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "rejected": ("rejected", "უარყოფილია"),
         "failed": ("failed", "ვერ გაიგზავნა"),
         "cancelled": ("cancelled", "გაუქმებულია"),
+        "unknown": ("unknown", "უცნობია"),
     }
 )
 
@@ -112,34 +124,46 @@ _P = PartStatus
 _TRANSITIONS: Mapping[PartStatus, frozenset[PartStatus]] = MappingProxyType(
     {
         _P.QUEUED: frozenset({_P.SUBMITTING, _P.EXPIRED, _P.FAILED, _P.CANCELLED}),
-        _P.SUBMITTING: frozenset({_P.QUEUED, _P.IN_TRANSIT, _P.REJECTED, _P.FAILED}),
-        _P.IN_TRANSIT: frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED}),
+        _P.SUBMITTING: frozenset({_P.QUEUED, _P.IN_TRANSIT, _P.REJECTED, _P.FAILED, _P.UNKNOWN}),
+        _P.IN_TRANSIT: frozenset(
+            {_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.UNKNOWN}
+        ),
         _P.DELIVERED: frozenset(),
         _P.UNDELIVERED: frozenset(),
         _P.EXPIRED: frozenset({_P.DELIVERED}),
         _P.REJECTED: frozenset(),
         _P.FAILED: frozenset(),
         _P.CANCELLED: frozenset(),
+        _P.UNKNOWN: frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED}),
     }
 )
-_FINAL = frozenset({_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED, _P.CANCELLED})
+_FINAL = frozenset(
+    {_P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.FAILED, _P.CANCELLED, _P.UNKNOWN}
+)
 # Statuses that show the SMSC has seen the part; EXPIRED counts though a part can also expire
 # in the queue, because the status alone does not say which.
-_SEEN_BY_SMSC = frozenset({_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED})
+_SEEN_BY_SMSC = frozenset(
+    {_P.IN_TRANSIT, _P.DELIVERED, _P.UNDELIVERED, _P.EXPIRED, _P.REJECTED, _P.UNKNOWN}
+)
+
+#: Parts waiting for a receipt: given up as ``unknown`` when none comes in time.
+AWAITING_RECEIPT: frozenset[PartStatus] = frozenset({_P.IN_TRANSIT})
 
 #: Final part statuses from worst to best: a message whose parts all ended takes the worst.
 #: The order follows how early the part stopped and so how much the client must change:
 #: ``failed`` never left the gateway, ``rejected`` was refused at the door (often a sender
 #: the operator has not authorised), ``undelivered`` was tried and refused by the network or
 #: handset (often a dead number), ``expired`` was tried until the validity period ran out
-#: (often a phone switched off, which may work next time). ``cancelled`` comes first: parts
-#: are only ever cancelled all together (see :func:`cancellable`), so it never meets another.
+#: (often a phone switched off, which may work next time), ``unknown`` went out and no word
+#: of its fate came (it may well have arrived). ``cancelled`` comes first: parts are only
+#: ever cancelled all together (see :func:`cancellable`), so it never meets another.
 FINAL_ORDER: tuple[PartStatus, ...] = (
     _P.CANCELLED,
     _P.FAILED,
     _P.REJECTED,
     _P.UNDELIVERED,
     _P.EXPIRED,
+    _P.UNKNOWN,
     _P.DELIVERED,
 )
 
@@ -157,8 +181,8 @@ _RECEIPT_STATES: Mapping[DeliveryState, PartStatus] = MappingProxyType(
 
 
 def is_final(status: PartStatus) -> bool:
-    """Whether a part has ended (delivered, undelivered, expired, rejected, failed or
-    cancelled)."""
+    """Whether a part has ended (delivered, undelivered, expired, rejected, failed, cancelled
+    or unknown)."""
     return status in _FINAL
 
 

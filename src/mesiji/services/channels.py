@@ -132,6 +132,16 @@ class Channel:
         await self.client.close()
 
     async def _on_deliver(self, pdu: DeliverSm | DataSm) -> None:
+        unreadable = [item.name for item in pdu.tlvs if item.malformed]
+        if unreadable:
+            # Kept and answered OK all the same: an error would only make the SMSC resend it.
+            log.info(
+                "%s: %s #%d with malformed TLV(s) %s",
+                self.name,
+                pdu.command_id.name,
+                pdu.sequence_number,
+                ", ".join(unreadable),
+            )
         if is_receipt(pdu):
             await self._receipts.handle(self.name, pdu)
             return

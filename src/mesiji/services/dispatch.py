@@ -12,6 +12,8 @@ itself is written by :mod:`mesiji.services.submit_builder`.
 What becomes of a part:
 
 - submit_sm_resp OK: recorded with the SMSC's message_id (canonical form), part in transit;
+- submit_sm_resp OK with an empty message_id: the SMSC took the part, but no receipt can ever
+  be matched to it; logged and recorded as unknown (NO_MESSAGE_ID) at once, paid for;
 - an error submit_sm_resp: recorded as rejected with the status name ("ESME_RINVDSTADR");
 - a part that cannot be written (text, addresses, validity over): recorded as failed;
 - still throttled after the client's retries (ESME_RTHROTTLED, ESME_RMSGQFUL): the SMSC took
@@ -53,9 +55,12 @@ from mesiji.smpp.pdus import SubmitSm, SubmitSmResp
 from mesiji.smpp.receipts import canonical_message_id
 from mesiji.storage.message_ports import MessageStore, PartToSend, StatusChange, SubmitResult
 
-__all__ = ["DispatchStats", "Dispatcher"]
+__all__ = ["NO_MESSAGE_ID", "DispatchStats", "Dispatcher"]
 
 log = logging.getLogger(__name__)
+
+#: The error code of a part the SMSC accepted with an empty message_id.
+NO_MESSAGE_ID = "NO_MESSAGE_ID"
 
 # Results are tried until stored: a result given up is a part left claimed, which comes back
 # with its lease and is submitted again (a duplicate when the SMSC had taken it, see
@@ -81,6 +86,8 @@ class DispatchStats:
     #: record_submissions calls, and results they stored.
     record_calls: int = 0
     recorded: int = 0
+    #: submit_sm_resp OK with an empty message_id (counted in ``submitted`` too).
+    no_message_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +324,22 @@ class Dispatcher:
             if isinstance(response, SubmitSmResp):
                 self.stats.submitted += 1
                 smsc_id = canonical_message_id(response.message_id)
-                recorded = self._recorder.add(SubmitResult(part_id, smsc_message_id=smsc_id))
+                if smsc_id:
+                    result = SubmitResult(part_id, smsc_message_id=smsc_id)
+                else:
+                    # SMPP 3.4 §4.4.2 gives every accepted message an id; without one no
+                    # receipt can find the part, so waiting for one would only delay this.
+                    self.stats.no_message_id += 1
+                    log.warning(
+                        "%s: part %d accepted with an empty message_id %r: it ends unknown",
+                        name,
+                        part_id,
+                        response.message_id,
+                    )
+                    result = SubmitResult(
+                        part_id, status=PartStatus.UNKNOWN, error_code=NO_MESSAGE_ID
+                    )
+                recorded = self._recorder.add(result)
             else:
                 self.stats.unknown += 1
                 log.error("%s: part %d answered with %r", name, part_id, response)

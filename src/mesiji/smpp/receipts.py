@@ -178,13 +178,15 @@ class Receipt:
         return self.state.is_final
 
 
-# A field name starts a field only at the start of the body or after whitespace, so colons
+# A field name starts a field only at the start of the body or after whitespace or a NUL
+# (some SMSCs separate fields with the C-string terminators they copy along), so colons
 # inside values ("id:ab:cd") do not start fields. re.ASCII keeps IGNORECASE from matching
 # non-ASCII look-alikes (U+212A KELVIN SIGN for "k").
 _KEY = re.compile(
-    r"(?<!\S)(submit[ _]*date|done[ _]*date|[a-z][a-z0-9_]*)[ \t]*:",
+    r"(?<![^\s\x00])(submit[ _]*date|done[ _]*date|[a-z][a-z0-9_]*)[ \t]*:",
     re.IGNORECASE | re.ASCII,
 )
+_WORD = re.compile(r"[^\s\x00]+")
 _DIGITS = re.compile(r"[0-9]{1,20}", re.ASCII)
 _DATE = re.compile(r"[0-9]{10}(?:[0-9]{2})?", re.ASCII)
 
@@ -239,8 +241,8 @@ def _split_fields(text: str) -> tuple[dict[str, str], str | None]:
     """The ``name: value`` fields before ``text:``, and what follows ``text:`` (or None).
 
     Names are lower-cased with spaces and underscores removed ("submit date" -> "submitdate");
-    a value is the first word after the colon, "" when there is none; the first of repeated
-    names wins.
+    a value is the first word after the colon (NULs separate words as whitespace does), ""
+    when there is none; the first of repeated names wins.
     """
     fields: dict[str, str] = {}
     name: str | None = None
@@ -258,8 +260,9 @@ def _split_fields(text: str) -> tuple[dict[str, str], str | None]:
 
 
 def _first_word(segment: str) -> str:
-    words = segment.split(maxsplit=1)
-    return words[0] if words else ""
+    """The first run of characters that are neither whitespace nor NUL, or ""."""
+    word = _WORD.search(segment)
+    return word.group() if word else ""
 
 
 def _clean_id(raw: str | None) -> str | None:
@@ -387,18 +390,37 @@ def is_receipt(pdu: DeliverSm | DataSm) -> bool:
 
 def receipt_text(pdu: DeliverSm | DataSm) -> str:
     """The receipt's text: the message_payload TLV (§5.3.2.32) if the SMSC used it, else the
-    short_message; Latin-1, so any octet decodes."""
+    short_message; Latin-1, so any octet decodes.
+
+    NULs read as spaces: they are C-string terminators some SMSCs copy into the text (at its
+    end, or between fields), never part of the Appendix B text, and they only separate
+    fields, as spaces do. The text can then be kept as is, on PostgreSQL too.
+    """
     body = pdu.tlv(tlv.message_payload)
     if body is None and isinstance(pdu, DeliverSm):
         body = pdu.short_message
-    return (body or b"").decode("latin-1")
+    return (body or b"").replace(b"\x00", b" ").decode("latin-1")
 
 
 def receipt_from_pdu(pdu: DeliverSm | DataSm) -> Receipt:
-    """The receipt ``pdu`` carries, its TLVs preferred over its text; raises ReceiptError."""
+    """The receipt ``pdu`` carries, its TLVs preferred over its text; raises ReceiptError.
+
+    What a malformed TLV (see :mod:`mesiji.smpp.tlv`) still says is used: a
+    receipted_message_id up to its first NUL, a network_error_code of any length (§5.3.2.31
+    says 3 octets; SMSCs send 2 and more). A malformed message_state says nothing, and the
+    ``stat:`` word of the text decides.
+    """
+    receipted_id = pdu.tlv(tlv.receipted_message_id)
+    if receipted_id is None:
+        raw_id = tlv.malformed(pdu.tlvs, tlv.receipted_message_id)
+        if raw_id is not None:
+            receipted_id = raw_id.split(b"\x00", 1)[0].decode("latin-1")
+    error_code = pdu.tlv(tlv.network_error_code)
+    if error_code is None:
+        error_code = tlv.malformed(pdu.tlvs, tlv.network_error_code) or None
     return parse_receipt(
         receipt_text(pdu),
-        receipted_message_id=pdu.tlv(tlv.receipted_message_id),
+        receipted_message_id=receipted_id,
         message_state=pdu.tlv(tlv.message_state),
-        network_error_code=pdu.tlv(tlv.network_error_code),
+        network_error_code=error_code,
     )

@@ -6,6 +6,15 @@ know. Unknown tags (vendor-specific ones in 0x1400-0x3FFF, or newer versions') t
 trip byte for byte. PDUs keep their TLVs as an ordered tuple, so re-encoding a decoded PDU gives
 the same bytes.
 
+A known parameter whose value breaks its layout (an empty message_state, a 2-octet
+network_error_code, a C-Octet String with a NUL inside) is kept too, as a *malformed* TLV
+holding the octets it came with: SMPP 3.4 §5.3 makes these parameters optional, real SMSCs
+send such values, and rejecting the whole PDU for one of them makes the peer resend the same
+bytes for ever (a deliver_sm with a receipt, most of all). :func:`get` does not see malformed
+TLVs; :func:`malformed` returns their octets to a caller that can still use them. Only an
+optional parameter that cannot be framed (a truncated header, a length past the PDU's end)
+makes the PDU an error.
+
 Each known parameter has a :class:`TlvSpec` named as the spec names it, typed by its value::
 
     pdu.tlv(tlv.message_state)          # -> int | None
@@ -17,7 +26,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from mesiji.errors import PduError
 from mesiji.smpp.constants import CommandStatus
@@ -124,10 +133,15 @@ _INT_STRUCTS = {TlvKind.int1: _U8, TlvKind.int2: _U16, TlvKind.int4: _U32}
 
 @dataclass(frozen=True, slots=True)
 class Tlv:
-    """One optional parameter as carried in a PDU."""
+    """One optional parameter as carried in a PDU.
+
+    ``malformed`` marks a known parameter whose value did not fit its spec when decoded:
+    ``value`` then holds the octets as received, and they are written back unchanged.
+    """
 
     tag: int
     value: TlvValue
+    malformed: bool = False
 
     @staticmethod
     def of(spec: TlvSpec[V], value: V) -> Tlv:
@@ -142,10 +156,18 @@ class Tlv:
 
 
 def get(tlvs: tuple[Tlv, ...], spec: TlvSpec[V]) -> V | None:
-    """The value of the first TLV with ``spec``'s tag, or None."""
+    """The value of the first well-formed TLV with ``spec``'s tag, or None."""
     for item in tlvs:
-        if item.tag == spec.tag:
+        if item.tag == spec.tag and not item.malformed:
             return cast(V, item.value)
+    return None
+
+
+def malformed(tlvs: tuple[Tlv, ...], spec: TlvSpec[Any]) -> bytes | None:
+    """The octets of the first malformed TLV with ``spec``'s tag, or None."""
+    for item in tlvs:
+        if item.tag == spec.tag and item.malformed:
+            return bytes(cast(bytes, item.value))
     return None
 
 
@@ -157,6 +179,16 @@ def encode_tlv(item: Tlv) -> bytes:
     """
     value = item.value
     spec = SPECS.get(item.tag)
+    if item.malformed:
+        # Octets received from a peer and kept as they came (see the module docstring).
+        if not isinstance(value, bytes):
+            raise PduError(
+                f"malformed TLV 0x{item.tag:04X} must hold octets",
+                CommandStatus.ESME_RINVOPTPARAMVAL,
+            )
+        if len(value) > 0xFFFF:
+            raise PduError(f"TLV 0x{item.tag:04X} is too long", CommandStatus.ESME_RINVPARLEN)
+        return _TL.pack(item.tag, len(value)) + value
     if isinstance(value, int):
         if spec is None or spec.kind not in _INT_STRUCTS:
             raise PduError(
@@ -197,7 +229,11 @@ def encode_tlv(item: Tlv) -> bytes:
 
 
 def decode_tlvs(buf: bytes | bytearray | memoryview, pos: int, end: int) -> tuple[Tlv, ...]:
-    """Decode the TLVs in ``buf[pos:end]``; raise :class:`PduError` on malformed input."""
+    """Decode the TLVs in ``buf[pos:end]``.
+
+    Raises :class:`PduError` (ESME_RINVOPTPARSTREAM) when the TLVs cannot be framed; a known
+    parameter whose value breaks its spec is kept as a malformed :class:`Tlv`.
+    """
     items: list[Tlv] = []
     while pos < end:
         if end - pos < 4:
@@ -214,16 +250,15 @@ def decode_tlvs(buf: bytes | bytearray | memoryview, pos: int, end: int) -> tupl
         if spec is None:
             items.append(Tlv(tag, raw))
             continue
-        if not spec.min_length <= length <= spec.max_length:
-            raise PduError(
-                f"{spec.name} has length {length}, expected {spec.min_length}..{spec.max_length}",
-                CommandStatus.ESME_RINVPARLEN,
-            )
-        items.append(Tlv(tag, _decode_value(spec, raw)))
+        value = _decode_value(spec, raw) if spec.min_length <= length <= spec.max_length else None
+        items.append(Tlv(tag, raw, malformed=True) if value is None else Tlv(tag, value))
     return tuple(items)
 
 
-def _decode_value(spec: TlvSpec[int] | TlvSpec[str] | TlvSpec[bytes], raw: bytes) -> TlvValue:
+def _decode_value(
+    spec: TlvSpec[int] | TlvSpec[str] | TlvSpec[bytes], raw: bytes
+) -> TlvValue | None:
+    """The typed value of ``raw`` (of a length within the spec), or None if it breaks it."""
     kind = spec.kind
     if kind is TlvKind.octets:
         return raw
@@ -233,12 +268,8 @@ def _decode_value(spec: TlvSpec[int] | TlvSpec[str] | TlvSpec[bytes], raw: bytes
         if raw.endswith(b"\x00"):
             raw = raw[:-1]
         elif len(raw) >= spec.max_length:
-            raise PduError(
-                f"{spec.name} is {len(raw)} octets without its NULL", CommandStatus.ESME_RINVPARLEN
-            )
+            return None
         if 0 in raw:
-            raise PduError(
-                f"{spec.name} has a NULL inside its value", CommandStatus.ESME_RINVOPTPARAMVAL
-            )
+            return None
         return raw.decode("latin-1")
     return int(_INT_STRUCTS[kind].unpack(raw)[0])

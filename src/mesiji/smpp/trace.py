@@ -66,4 +66,4 @@ def _describe_short_message(pdu: Pdu, short_message: bytes) -> str:
 def _describe_tlv(item: Tlv) -> str:
     value = item.value
     shown = value.hex() if isinstance(value, bytes) else repr(value)
-    return f"{item.name}={shown}"
+    return f"{item.name}={shown}{' (malformed)' if item.malformed else ''}"

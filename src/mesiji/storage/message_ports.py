@@ -301,3 +301,26 @@ class CancellingStore(Protocol):
         balance ledger).
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class GivenUp:
+    """What one :meth:`ReceiptWaitStore.give_up_waiting` call did."""
+
+    #: Parts moved to ``unknown``.
+    parts: int
+    #: The message status changes that followed.
+    changes: list[StatusChange]
+
+
+class ReceiptWaitStore(Protocol):
+    """Storage for giving up receipts that never come (:mod:`mesiji.services.receipt_wait`)."""
+
+    async def give_up_waiting(
+        self, submitted_before: datetime, now: datetime, limit: int
+    ) -> GivenUp:
+        """In one transaction, move up to ``limit`` parts submitted before
+        ``submitted_before`` and still waiting for their receipt to ``unknown``, once their
+        message's validity is over, and settle their messages (status, history, callbacks).
+        """
+        ...

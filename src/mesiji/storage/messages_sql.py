@@ -42,6 +42,7 @@ from mesiji.storage.message_ports import (
     Accepted,
     AcceptOutcome,
     Cancellation,
+    GivenUp,
     IncomingReceipt,
     MessageQuery,
     MessageView,
@@ -52,7 +53,13 @@ from mesiji.storage.message_ports import (
     SubmitResult,
 )
 from mesiji.storage.outcomes_sql import PartState, refund, settle_messages, write_parts
-from mesiji.storage.receipts_sql import apply_receipts, apply_waiting_receipts, lock_message_ids
+from mesiji.storage.receipts_sql import (
+    apply_receipts,
+    apply_waiting_receipts,
+    give_up_waiting,
+    lock_message_ids,
+    retire_reused_ids,
+)
 from mesiji.storage.schema import message_events, messages, notifications, parts
 from mesiji.storage.types import UtcDateTime
 
@@ -213,7 +220,10 @@ class SqlMessageStore:
 
         Only parts still ``submitting`` change: a late result for a part that has moved on
         is ignored. A refused or failed part is final and its credits are refunded; a result
-        with status ``queued`` (a transient refusal) puts the part back in the queue.
+        with status ``queued`` (a transient refusal) puts the part back in the queue; one with
+        status ``unknown`` (taken by the SMSC, but no receipt can be matched) is final and
+        paid for. A part still waiting for its receipt under an SMSC id given here to another
+        part ends ``unknown`` (see :func:`~mesiji.storage.receipts_sql.retire_reused_ids`).
         """
         outcome: dict[int, tuple[SubmitResult, PartStatus]] = {}
         for result in results:
@@ -236,9 +246,11 @@ class SqlMessageStore:
             )
             states = [_submitted(row, *outcome[row.id], now) for row in await conn.execute(query)]
             sent = [s for s in states if s.status is PartStatus.IN_TRANSIT]
+            retired = await retire_reused_ids(conn, sent, now)
+            sent = [s for s in sent if s.status is PartStatus.IN_TRANSIT]
             await apply_waiting_receipts(conn, sent, now)
-            await write_parts(conn, states)
-            changes = await settle_messages(conn, {s.message_id for s in states}, now)
+            await write_parts(conn, [*states, *retired])
+            changes = await settle_messages(conn, {s.message_id for s in [*states, *retired]}, now)
             await refund(conn, [s for s in states if s.status in _SUBMIT_FAILURES], now)
             return changes
 
@@ -268,6 +280,21 @@ class SqlMessageStore:
             async with self._reading() as conn:
                 status = await cancel_sql.message_status(conn, account_id, message_id)
             return None if status is None else Cancellation(status, cancelled=False)
+
+    async def give_up_waiting(
+        self, submitted_before: datetime, now: datetime, limit: int
+    ) -> GivenUp:
+        """End ``unknown`` up to ``limit`` parts submitted before ``submitted_before`` that
+        still wait for a receipt, their message's validity over (see
+        :func:`~mesiji.storage.receipts_sql.give_up_waiting`); settle their messages.
+        """
+        if limit <= 0:
+            return GivenUp(0, [])
+        async with self._writing() as conn:
+            states = await give_up_waiting(conn, submitted_before, now, limit)
+            await write_parts(conn, states)
+            changes = await settle_messages(conn, {s.message_id for s in states}, now)
+        return GivenUp(len(states), changes)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -438,7 +465,7 @@ def _outcome(result: SubmitResult) -> PartStatus:
         if result.status is not None:
             raise ValueError(f"part {result.part_id}: an SMSC message id with a status")
         return PartStatus.IN_TRANSIT
-    if result.status not in (*_SUBMIT_FAILURES, PartStatus.QUEUED):
+    if result.status not in (*_SUBMIT_FAILURES, PartStatus.QUEUED, PartStatus.UNKNOWN):
         raise ValueError(f"part {result.part_id}: not a submit outcome: {result.status}")
     return result.status
 
@@ -453,6 +480,8 @@ def _submitted(row: Row[Any], result: SubmitResult, status: PartStatus, now: dat
     state.error_code = result.error_code
     if status is PartStatus.QUEUED:
         state.done_at = None
+    elif status is PartStatus.UNKNOWN:
+        state.submitted_at = now  # the SMSC took it, under no usable id
     return state
 
 

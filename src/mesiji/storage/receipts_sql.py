@@ -8,26 +8,49 @@ channel only (ids of different SMSCs collide), first key preferred.
 A receipt can beat the submit_sm_resp of its part. It then waits in ``receipts``, under its
 canonical key, until :func:`apply_waiting_receipts` meets the part. Only final receipts are
 kept: an intermediate one (enroute, accepted) would change nothing.
+
+SMSCs reuse ids. A receipt goes to the most recent submission under its id; a part still
+waiting for its receipt when the SMSC gives its id to a newer part can no longer be told
+apart from it, and ends ``unknown`` (:func:`retire_reused_ids`). A part whose receipt never
+comes ends ``unknown`` too, after the configured wait (:func:`give_up_waiting`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesiji.domain.statuses import PartStatus, can_transition, is_final
+from mesiji.domain.statuses import AWAITING_RECEIPT, PartStatus, can_transition, is_final
 from mesiji.smpp.receipts import message_id_keys
 from mesiji.storage import dialects
 from mesiji.storage.message_ports import IncomingReceipt, StatusChange
 from mesiji.storage.outcomes_sql import PartState, settle_messages, write_parts
 from mesiji.storage.schema import messages, parts, receipts
 
-__all__ = ["apply_receipts", "apply_waiting_receipts", "lock_message_ids", "receive"]
+__all__ = [
+    "NO_RECEIPT",
+    "REUSED_ID",
+    "apply_receipts",
+    "apply_waiting_receipts",
+    "give_up_waiting",
+    "lock_message_ids",
+    "receive",
+    "retire_reused_ids",
+]
+
+log = logging.getLogger(__name__)
+
+#: The error code of a part given up because its receipt did not come in time.
+NO_RECEIPT = "NO_RECEIPT"
+#: The error code of a part whose SMSC message id the SMSC gave to a newer part.
+REUSED_ID = "MESSAGE_ID_REUSED"
 
 
 async def lock_message_ids(conn: AsyncConnection, message_ids: Iterable[str]) -> None:
@@ -84,42 +107,16 @@ async def apply_receipts(
     for receipt, _ in final:
         keys[receipt.channel].update(receipt.message_id_keys)
     query = (
-        select(
-            parts.c.id,
-            parts.c.message_id,
-            parts.c.channel,
-            parts.c.seqnum,
-            parts.c.total,
-            parts.c.status,
-            parts.c.smsc_message_id,
-            parts.c.submitted_at,
-            parts.c.done_at,
-            parts.c.error_code,
-            messages.c.account_id,
-            messages.c.credits,
-        )
-        .join_from(parts, messages, parts.c.message_id == messages.c.id)
+        _part_states()
         .where(_any_key(conn, parts.c.channel, parts.c.smsc_message_id, keys))
         .order_by(parts.c.id)
         .with_for_update(of=parts, key_share=True)
     )
-    # SMSCs reuse ids over time: the newest part with an id is the one a receipt is about.
+    # SMSCs reuse ids over time: the most recent submission with an id is the one a receipt
+    # is about (the part id breaks a tie of the same second).
     by_key: dict[tuple[str, str], PartState] = {}
-    for row in await conn.execute(query):
-        by_key[row.channel, row.smsc_message_id] = PartState(
-            id=row.id,
-            message_id=row.message_id,
-            account_id=row.account_id,
-            channel=row.channel,
-            seqnum=row.seqnum,
-            total=row.total,
-            message_credits=row.credits,
-            status=PartStatus(row.status),
-            smsc_message_id=row.smsc_message_id,
-            submitted_at=row.submitted_at,
-            done_at=row.done_at,
-            error_code=row.error_code,
-        )
+    for row in sorted(await conn.execute(query), key=_submission_order):
+        by_key[row.channel, row.smsc_message_id] = _part_state(row)
     changed: dict[int, PartState] = {}
     unmatched: list[tuple[IncomingReceipt, PartStatus]] = []
     for receipt, status in final:
@@ -234,6 +231,144 @@ async def _keep_waiting(
         )
     if rows:
         await conn.execute(receipts.insert(), rows)
+
+
+async def retire_reused_ids(
+    conn: AsyncConnection, sent: Sequence[PartState], now: datetime
+) -> list[PartState]:
+    """Give up the parts whose SMSC id ``sent`` now carries; the retired parts not in ``sent``.
+
+    SMPP 3.4 §5.2.23 wants a message_id to name one message, yet SMSCs hand an id out again
+    while its first message still waits for its receipt (a counter that wraps, a restart).
+    No receipt can then say which of the two it is about: it goes to the newer submission,
+    and the older part ends ``unknown`` with :data:`REUSED_ID`. Its SMSC id is cleared, so no
+    receipt for the newer part reaches it, and the reuse is logged with both part ids. Among
+    ``sent`` themselves, the highest part id counts as the newest; the older ones change in
+    place. Call it after :func:`lock_message_ids` for the ids of ``sent``.
+    """
+    newest: dict[tuple[str, str], PartState] = {}
+    for state in sorted(sent, key=lambda s: s.id):
+        if state.channel is None or state.smsc_message_id is None:
+            continue
+        key = (state.channel, state.smsc_message_id)
+        older = newest.get(key)
+        if older is not None:
+            _retire(older, state, now)
+        newest[key] = state
+    if not newest:
+        return []
+    keys: dict[str, set[str]] = defaultdict(set)
+    for channel, smsc_id in newest:
+        keys[channel].add(smsc_id)
+    query = (
+        _part_states()
+        .where(
+            _any_key(conn, parts.c.channel, parts.c.smsc_message_id, keys),
+            parts.c.status.in_(sorted(s.value for s in AWAITING_RECEIPT)),
+        )
+        .order_by(parts.c.id)
+        .with_for_update(of=parts, key_share=True)
+    )
+    mine = {s.id for s in sent}
+    retired = []
+    for row in await conn.execute(query):
+        if row.id in mine:
+            continue
+        state = _part_state(row)
+        if _retire(state, newest[row.channel, row.smsc_message_id], now):
+            retired.append(state)
+    return retired
+
+
+def _retire(older: PartState, newer: PartState, now: datetime) -> bool:
+    if not can_transition(older.status, PartStatus.UNKNOWN):
+        return False
+    log.warning(
+        "%s: the SMSC gave message id %s to part %d while part %d still waited for its "
+        "receipt; part %d ends unknown, receipts for the id go to part %d",
+        newer.channel,
+        newer.smsc_message_id,
+        newer.id,
+        older.id,
+        older.id,
+        newer.id,
+    )
+    older.status = PartStatus.UNKNOWN
+    older.error_code = REUSED_ID
+    older.smsc_message_id = None
+    older.done_at = now
+    return True
+
+
+async def give_up_waiting(
+    conn: AsyncConnection, submitted_before: datetime, now: datetime, limit: int
+) -> list[PartState]:
+    """Up to ``limit`` parts that waited too long for their receipt, moved to ``unknown``.
+
+    A part is given up when it was submitted before ``submitted_before`` and its message's
+    validity (if it has one) is over: until then the SMSC may still deliver it. Parts another
+    transaction holds are skipped (PostgreSQL), to be found by the next sweep; the caller
+    writes the returned states and settles their messages.
+    """
+    query = (
+        _part_states()
+        .where(
+            parts.c.status.in_(sorted(s.value for s in AWAITING_RECEIPT)),
+            parts.c.submitted_at < submitted_before,
+            or_(messages.c.valid_until.is_(None), messages.c.valid_until <= now),
+        )
+        .order_by(parts.c.id)
+        .limit(limit)
+        .with_for_update(of=parts, skip_locked=True, key_share=True)
+    )
+    given_up = []
+    for row in await conn.execute(query):
+        state = _part_state(row)
+        if can_transition(state.status, PartStatus.UNKNOWN):
+            state.status = PartStatus.UNKNOWN
+            state.error_code = NO_RECEIPT
+            state.done_at = now
+            given_up.append(state)
+    return given_up
+
+
+def _part_states() -> Select[Any]:
+    """The columns of :func:`_part_state`: a part with its message's account and credits."""
+    return select(
+        parts.c.id,
+        parts.c.message_id,
+        parts.c.channel,
+        parts.c.seqnum,
+        parts.c.total,
+        parts.c.status,
+        parts.c.smsc_message_id,
+        parts.c.submitted_at,
+        parts.c.done_at,
+        parts.c.error_code,
+        messages.c.account_id,
+        messages.c.credits,
+    ).join_from(parts, messages, parts.c.message_id == messages.c.id)
+
+
+def _part_state(row: Row[Any]) -> PartState:
+    return PartState(
+        id=row.id,
+        message_id=row.message_id,
+        account_id=row.account_id,
+        channel=row.channel,
+        seqnum=row.seqnum,
+        total=row.total,
+        message_credits=row.credits,
+        status=PartStatus(row.status),
+        smsc_message_id=row.smsc_message_id,
+        submitted_at=row.submitted_at,
+        done_at=row.done_at,
+        error_code=row.error_code,
+    )
+
+
+def _submission_order(row: Row[Any]) -> tuple[datetime, int]:
+    return (row.submitted_at or datetime.min.replace(tzinfo=UTC), row.id)
 
 
 def _any_key(
