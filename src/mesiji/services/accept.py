@@ -9,7 +9,6 @@ commit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from mesiji.clock import Clock
 from mesiji.domain import credits as domain_credits
 from mesiji.domain.numbers import NumberError as _NumberError
 from mesiji.domain.numbers import parse_destination
+from mesiji.domain.senders import valid_sender_name
 from mesiji.domain.statuses import MessageStatus
 from mesiji.errors import Overloaded
 from mesiji.services.errors import ErrorCode, RequestError
@@ -29,9 +29,6 @@ from mesiji.storage.message_ports import AcceptBatch, MessageStore, NewMessage
 from mesiji.storage.records import Account, SenderStatus
 from mesiji.text import Alphabet, choose_alphabet, count_segments
 
-#: An alphanumeric sender ID: at most 11 characters (3GPP TS 23.040 §9.1.2.5, 7-bit
-#: alphanumeric address of 11 characters), or a number of at most 15 digits (E.164).
-_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-_&]{1,11}|\+?[0-9]{1,15}", re.ASCII)
 #: The longest validity a message may ask for: SMSCs cap it at days anyway.
 MAX_VALIDITY = timedelta(days=7)
 
@@ -184,7 +181,7 @@ class AcceptService:
     async def _check_sender(self, account: Account, sender: str | None) -> str:
         if not sender:
             raise RequestError(ErrorCode.sender_missing, "a sender is required")
-        if not _SENDER.fullmatch(sender):
+        if not valid_sender_name(sender):
             raise RequestError(
                 ErrorCode.sender_invalid,
                 f"{sender!r} is not a sender ID (up to 11 letters and digits) or a number",

@@ -31,7 +31,10 @@ class SenderStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class NewAccount:
-    """An account to create. A ``webhook_secret`` of None gets a fresh random secret."""
+    """An account to create. A ``webhook_secret`` of None gets a fresh random secret.
+
+    ``opening_balance`` credits are given with the account, in the same transaction.
+    """
 
     name: str
     website: str | None = None
@@ -42,6 +45,7 @@ class NewAccount:
     api_enabled: bool = True
     webhook_secret: str | None = None
     callback_url: str | None = None
+    opening_balance: int = 0
 
 
 @dataclass(frozen=True, slots=True)
