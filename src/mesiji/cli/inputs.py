@@ -94,18 +94,18 @@ def timestamp(text: str) -> datetime:
 
 def smsc_address(text: str) -> tuple[str, int]:
     """``HOST[:PORT]`` or ``[IPv6][:PORT]`` as (host, port); the port defaults to 2775."""
-    host, port = text, ""
+    host, colon, port = text, "", ""
     if text.startswith("["):
         host, bracket, rest = text[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
             raise argparse.ArgumentTypeError(f"{text!r}: write an IPv6 address as [::1]:2775")
-        port = rest[1:]
+        colon, port = rest[:1], rest[1:]
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r}: {host!r} is not an IPv6 address") from None
     elif text.count(":") == 1:
-        host, _, port = text.partition(":")
+        host, colon, port = text.partition(":")
     elif ":" in text:
         try:  # a bare IPv6 address: no room for a port
             return str(ipaddress.IPv6Address(text)), _DEFAULT_SMPP_PORT
@@ -115,7 +115,7 @@ def smsc_address(text: str) -> tuple[str, int]:
             ) from None
     if not host:
         raise argparse.ArgumentTypeError(f"{text!r}: give a host, e.g. smsc.example.ge:2775")
-    if not port:
+    if not colon:
         return host, _DEFAULT_SMPP_PORT
     if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r}: the port must be a number from 1 to 65535")
