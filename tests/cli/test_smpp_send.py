@@ -182,3 +182,11 @@ def test_demo_runs_a_gateway_and_its_message_is_delivered() -> None:
     assert "curl -X POST http://127.0.0.1:" in result.stdout
     assert re.search(r"message \d+: delivered", result.stdout)
     assert "3 part(s) to 995599123456 (Magti): delivered" in result.stdout
+
+
+def test_a_field_too_long_is_refused_before_connecting() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    args = send_args(free_port(), "--from", "X" * 21)
+    assert smpp_send.run(args, out, err) == 1
+    assert err.getvalue() == "error: source_addr is 21 octets; at most 20 allowed\n"
+    assert out.getvalue() == ""

@@ -106,6 +106,8 @@ async def send(args: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr) 
         reference=random.randrange(256),
         receipt=args.wait_receipt,
     )
+    for pdu in pdus:
+        encode(pdu)  # an address too long for its field is refused before connecting
     settings = ClientSettings(
         host=host,
         port=port,
