@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,21 @@ def test_unusable_settings_are_one_line(
     assert err.count("\n") == 1
     assert main(["account", "list", "--config", str(tmp_path / "missing.toml")]) == 1
     assert "missing.toml" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    config = tmp_path / "mesiji.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    for name in ("A", "B", "C"):
+        assert main(["account", "create", "--config", str(config), "--name", name]) == 0
+    listing = subprocess.Popen(  # noqa: S603 - our own program, fixed arguments
+        [sys.executable, "-m", "mesiji", "account", "list", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert listing.stdout is not None
+    assert listing.stderr is not None
+    listing.stdout.close()  # as `| head -0` would
+    assert listing.wait(timeout=60) == 141
+    assert listing.stderr.read() == b""
+    listing.stderr.close()

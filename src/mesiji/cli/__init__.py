@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +26,8 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 FAILED = 1
 #: What a shell reports for a command stopped by Ctrl-C (128 + SIGINT).
 INTERRUPTED = 130
+#: What a shell reports for a command whose output pipe closed (128 + SIGPIPE).
+BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args)
     except MesijiError as exc:
         return _failed(str(exc) or type(exc).__name__)
+    except BrokenPipeError:
+        # The reader went away (`mesiji messages list | head`): nothing to say, and nothing
+        # left to flush at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
     except OSError as exc:
         return _failed(_os_error(exc))
     except KeyboardInterrupt:
