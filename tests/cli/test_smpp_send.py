@@ -9,11 +9,14 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from mesiji.cli import build_parser, smpp_send
+from mesiji.cli import build_parser, main, smpp_send
+from mesiji.errors import BindError
 from mesiji.simulator import SimulatorSettings, SmscSimulator
+from mesiji.testing import free_port
 
 GEORGIAN_200 = "ა" * 100 + "ბ" * 100
 
@@ -66,21 +69,72 @@ async def test_hex_option_prints_the_bytes_of_each_pdu() -> None:
     assert re.search(r"^    [0-9a-f]{8}80000009", out.getvalue(), re.MULTILINE)
 
 
-def test_unreachable_smsc_is_a_clear_error_not_a_traceback() -> None:
-    out = io.StringIO()
-    args = send_args(1, "--timeout", "0.5")
-    assert smpp_send.run(args, out) == 1
-    assert out.getvalue().splitlines()[-1].startswith("error: could not bind")
+def test_a_refused_connection_fails_at_once_in_one_line() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    port = free_port()
+    # With 60 s to bind, a retry loop would end in "not bound within 60s" (and the test's
+    # timeout); the refusal itself is what ends the command.
+    assert smpp_send.run(send_args(port, "--timeout", "60"), out, err) == 1
+    assert err.getvalue() == (
+        f"error: cannot connect to 127.0.0.1:{port}: connection refused"
+        " (is an SMSC listening there?)\n"
+    )
+    assert out.getvalue() == f"binding to 127.0.0.1:{port} as 'engineer'\n"
 
 
-@pytest.fixture
-def simulator_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mesiji", "smsc-sim", "--port", "0", "--receipt-delay", "0.2"],
+async def test_a_refused_bind_fails_at_once_and_submits_nothing() -> None:
+    settings = SimulatorSettings(port=0, credentials={"engineer": "secret"})
+    async with SmscSimulator(settings) as simulator:
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.raises(BindError, match="ESME_RINVPASWD"):
+            await smpp_send.send(send_args(simulator.port, "--timeout", "60"), out, err)
+        assert not simulator.submitted
+
+
+def test_a_refused_bind_is_one_line_from_the_command() -> None:
+    with simulator("--system-id", "engineer", "--password", "secret") as (_, port):
+        result = subprocess.run(  # noqa: S603 - our own program, fixed arguments
+            [sys.executable, "-m", "mesiji", *send_argv(port, "--timeout", "60")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: could not bind to 127.0.0.1:{port}: ")
+
+
+@pytest.mark.parametrize(
+    ("smsc", "message"),
+    [
+        ("127.0.0.1:x", "the port must be a number from 1 to 65535"),
+        ("127.0.0.1:70000", "the port must be a number from 1 to 65535"),
+        ("2001:db8::1:2775:x", "write an IPv6 address as [::1]:2775"),
+        (":2775", "give a host"),
+    ],
+)
+def test_a_bad_smsc_address_is_a_usage_error(
+    smsc: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = send_argv(2775)
+    argv[argv.index("--smsc") + 1] = smsc
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@contextmanager
+def simulator(*extra: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``mesiji smsc-sim`` in a process of its own, with ``extra`` options; it and its port."""
+    process = subprocess.Popen(  # noqa: S603 - our own program, fixed arguments
+        [sys.executable, "-m", "mesiji", "smsc-sim", "--port", "0", "--receipt-delay", "0.2",
+         *extra],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    )  # fmt: skip
     assert process.stdout is not None
     line = process.stdout.readline()
     match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
@@ -91,6 +145,12 @@ def simulator_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
         process.terminate()
         process.wait(timeout=10)
         process.stdout.close()
+
+
+@pytest.fixture
+def simulator_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
+    with simulator() as running:
+        yield running
 
 
 def test_as_a_new_user_would_simulator_in_one_terminal_send_in_another(
@@ -122,3 +182,11 @@ def test_demo_runs_a_gateway_and_its_message_is_delivered() -> None:
     assert "curl -X POST http://127.0.0.1:" in result.stdout
     assert re.search(r"message \d+: delivered", result.stdout)
     assert "3 part(s) to 995599123456 (Magti): delivered" in result.stdout
+
+
+def test_a_field_too_long_is_refused_before_connecting() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    args = send_args(free_port(), "--from", "X" * 21)
+    assert smpp_send.run(args, out, err) == 1
+    assert err.getvalue() == "error: source_addr is 21 octets; at most 20 allowed\n"
+    assert out.getvalue() == ""

@@ -232,5 +232,5 @@ def test_cancellable(parts: tuple[PartStatus, ...], expected: bool) -> None:
 
 def test_statuses_before() -> None:
     assert statuses_before(C) == {Q}
-    assert statuses_before(D) == {T, E}
+    assert statuses_before(D) == {T, E, N}
     assert statuses_before(Q) == {S}

@@ -10,6 +10,7 @@ from sqlalchemy import event, select
 
 from mesiji.storage import (
     AccountStatus,
+    Conflict,
     InsufficientBalance,
     NewAccount,
     NotFound,
@@ -58,6 +59,18 @@ async def test_a_new_account_is_active_and_empty(store: SqlStore, clock: Virtual
     assert account.webhook_secret == "s3cret"
     assert account.callback_url == "https://fasdakleba.ge/sms/status"
     assert account.created_at == clock.now()
+
+
+async def test_an_opening_balance_comes_with_the_account_and_its_ledger_row(
+    store: SqlStore,
+) -> None:
+    account = await store.create_account(NewAccount(name="Shop", opening_balance=250))
+    assert account.balance == 250
+    assert await _ledger(store, account.id) == [(250, "opening balance")]
+    # A negative one is refused by the database, and nothing of the account is kept.
+    with pytest.raises(Conflict):
+        await store.create_account(NewAccount(name="Broke", opening_balance=-1))
+    assert [a.name for a in await store.list_accounts()] == ["Shop"]
     assert account.created_at.tzinfo is UTC
     assert await store.get_account(account.id) == account
 

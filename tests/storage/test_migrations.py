@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CheckConstraint, Column, Connection, Integer, MetaData, inspect
+from sqlalchemy import CheckConstraint, Column, Connection, Integer, MetaData, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mesiji.storage import NewAccount, run_migrations, upgrade
+from mesiji.storage import NewAccount, StorageError, run_migrations, upgrade
 from mesiji.storage.migrate import HEAD_REVISION, alembic_config, current_revision
 from mesiji.storage.schema import NAMING_CONVENTION, metadata
 from tests.storage.conftest import Database
@@ -49,6 +50,17 @@ async def test_migrating_again_changes_nothing(database: Database) -> None:
         await upgrade(database.url, schema=database.schema)
         assert await current_revision(store.engine) == HEAD_REVISION
         assert await store.get_account(account.id) == account
+    finally:
+        await store.close()
+
+
+async def test_a_database_from_a_newer_version_is_a_storage_error(database: Database) -> None:
+    store = await database.open_store()
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+        with pytest.raises(StorageError, match="newer Mesiji"):
+            await run_migrations(store.engine)
     finally:
         await store.close()
 

@@ -13,7 +13,8 @@ import random
 import sys
 from typing import TextIO
 
-from mesiji.errors import SmppError, TextError
+from mesiji.cli.inputs import seconds, smsc_address
+from mesiji.errors import BindError, SmppError, TextError
 from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
 from mesiji.smpp.codec import encode
 from mesiji.smpp.connection import LinkSettings, PduObserver
@@ -36,7 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     send = commands.add_parser(
         "send", help="submit one message through an SMSC and print the PDUs exchanged"
     )
-    send.add_argument("--smsc", required=True, metavar="HOST:PORT")
+    send.add_argument(
+        "--smsc",
+        required=True,
+        type=smsc_address,
+        metavar="HOST[:PORT]",
+        help="the SMSC, e.g. smsc.example.ge:2775 or [::1]:2775 (port 2775 if none)",
+    )
     send.add_argument("--system-id", required=True)
     send.add_argument("--password", required=True)
     send.add_argument("--system-type", default="")
@@ -47,23 +54,49 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     send.add_argument("--alphabet", choices=["auto", *[a.value for a in Alphabet]], default="auto")
     send.add_argument("--concat", choices=[m.value for m in ConcatMethod], default="udh8")
     send.add_argument("--wait-receipt", action="store_true", help="wait for every receipt")
-    send.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    send.add_argument("--timeout", type=seconds, default=30.0, help="seconds (default 30)")
     send.add_argument("--hex", action="store_true", help="also print each PDU's bytes")
-    send.set_defaults(func=run)
+    # It prints every PDU and its own errors: the client's log lines would only repeat them.
+    send.set_defaults(func=run, default_log_level="error")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Run the command; exit status 0 when submitted (and, if asked, receipted)."""
+def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Run the command; exit status 0 when submitted (and, if asked, receipted).
+
+    A failure is one line on ``err`` and status 1; no receipt in time is status 2.
+    """
     try:
-        return asyncio.run(send(args, out))
-    except (SmppError, TextError, TimeoutError, OSError, ValueError) as exc:
-        print(f"error: {exc or type(exc).__name__}", file=out)
-        return 1
+        return asyncio.run(send(args, out, err))
+    except BindError as exc:
+        print(f"error: {_bind_failure(exc, args)}", file=err)
+    except (SmppError, TextError, OSError, ValueError) as exc:
+        print(f"error: {exc or type(exc).__name__}", file=err)
+    return 1
 
 
-async def send(args: argparse.Namespace, out: TextIO) -> int:
-    """Bind, submit every part, and wait for receipts if asked; the exit status."""
-    host, _, port = args.smsc.rpartition(":")
+def _bind_failure(exc: BindError, args: argparse.Namespace) -> str:
+    where = _where(args)
+    cause = exc.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        return f"cannot connect to {where}: connection refused (is an SMSC listening there?)"
+    if isinstance(cause, TimeoutError):
+        return f"cannot connect to {where}: no answer within {args.timeout:g}s"
+    if isinstance(cause, OSError):
+        return f"cannot connect to {where}: {cause.strerror or cause}"
+    return f"could not bind to {where}: {exc}"
+
+
+def _where(args: argparse.Namespace) -> str:
+    host, port = args.smsc
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def send(args: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr) -> int:
+    """Bind, submit every part, and wait for receipts if asked; the exit status.
+
+    The first failed connect or bind raises :class:`BindError`: nothing is retried.
+    """
+    host, port = args.smsc
     pdus = submit_sms(
         sender=args.sender,
         destination=args.to,
@@ -73,14 +106,17 @@ async def send(args: argparse.Namespace, out: TextIO) -> int:
         reference=random.randrange(256),
         receipt=args.wait_receipt,
     )
+    for pdu in pdus:
+        encode(pdu)  # an address too long for its field is refused before connecting
     settings = ClientSettings(
-        host=host or "127.0.0.1",
-        port=int(port),
+        host=host,
+        port=port,
         system_id=args.system_id,
         password=args.password,
         system_type=args.system_type,
         bind=BindKind(args.bind),
         link=LinkSettings(window=len(pdus) + 1, response_timeout=args.timeout),
+        connect_timeout=args.timeout,
         reconnect_max=1.0,
     )
     receipts: dict[str, str] = {}
@@ -100,14 +136,14 @@ async def send(args: argparse.Namespace, out: TextIO) -> int:
         )
         arrived.set()
 
-    print(f"binding to {settings.host}:{settings.port} as {settings.system_id!r}", file=out)
+    print(f"binding to {_where(args)} as {settings.system_id!r}", file=out)
     client = SmppClient(settings, on_deliver=on_deliver, observer=_printer(out, args.hex))
     async with client:
         try:
             async with asyncio.timeout(args.timeout):
-                await client.wait_bound()
+                await client.wait_bound(fail_fast=True)
         except TimeoutError:
-            print(f"error: could not bind: {client.last_error}", file=out)
+            print(f"error: not bound within {args.timeout:g}s", file=err)
             return 1
         ids = []
         for pdu in pdus:
@@ -122,7 +158,7 @@ async def send(args: argparse.Namespace, out: TextIO) -> int:
                         arrived.clear()
                         await arrived.wait()
             except TimeoutError:
-                print(f"error: no receipt within {args.timeout}s for some part(s)", file=out)
+                print(f"error: no receipt within {args.timeout:g}s for some part(s)", file=err)
                 return 2
             for message_id in ids:
                 print(receipts[message_id], file=out)

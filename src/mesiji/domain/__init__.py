@@ -11,6 +11,7 @@ randomness come in as arguments or from :mod:`secrets`. The modules:
   transitions, a message's status derived from its parts, and the mapping from receipts.
 - :mod:`mesiji.domain.keys` — API keys and webhook signatures.
 - :mod:`mesiji.domain.credits` — what a message costs, and the error for a short balance.
+- :mod:`mesiji.domain.senders` — which sender names an SMS can carry.
 
 Import from the modules themselves; this package re-exports nothing.
 """

@@ -9,7 +9,6 @@ commit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from mesiji.domain import credits as domain_credits
 from mesiji.domain.callback_urls import CallbackUrlError, DestinationPolicy, check_callback_url
 from mesiji.domain.numbers import NumberError as _NumberError
 from mesiji.domain.numbers import parse_destination
+from mesiji.domain.senders import valid_sender_name
 from mesiji.domain.statuses import MessageStatus
 from mesiji.domain.storable import (
     UnstorableValue,
@@ -40,9 +40,6 @@ from mesiji.text import Alphabet, choose_alphabet, count_segments
 
 T = TypeVar("T")
 
-#: An alphanumeric sender ID: at most 11 characters (3GPP TS 23.040 §9.1.2.5, 7-bit
-#: alphanumeric address of 11 characters), or a number of at most 15 digits (E.164).
-_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .\-_&]{1,11}|\+?[0-9]{1,15}", re.ASCII)
 #: The longest validity a message may ask for: SMSCs cap it at days anyway.
 MAX_VALIDITY = timedelta(days=7)
 #: The longest reference and Idempotency-Key a request may carry (the /v1 limits; the
@@ -216,7 +213,7 @@ class AcceptService:
     async def _check_sender(self, account: Account, sender: str | None) -> str:
         if not sender:
             raise RequestError(ErrorCode.sender_missing, "a sender is required")
-        if not _SENDER.fullmatch(sender):
+        if not valid_sender_name(sender):
             raise RequestError(
                 ErrorCode.sender_invalid,
                 f"{sender!r} is not a sender ID (up to 11 letters and digits) or a number",

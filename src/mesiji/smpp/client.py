@@ -33,6 +33,7 @@ from enum import StrEnum
 
 from mesiji.clock import Clock, SystemClock, first_completed
 from mesiji.errors import (
+    BindError,
     CommandStatusError,
     ConnectionClosedError,
     SmppError,
@@ -167,9 +168,15 @@ class SmppClient:
         """Whether at least one transmitting bind is up (the others may be reconnecting)."""
         return bool(self._transmitters())
 
-    async def wait_bound(self) -> None:
-        """Wait until every bind is up (wrap in a timeout; ``last_error`` tells why not)."""
+    async def wait_bound(self, *, fail_fast: bool = False) -> None:
+        """Wait until every bind is up (wrap in a timeout; ``last_error`` tells why not).
+
+        With ``fail_fast`` a failed connect or bind raises :class:`BindError` (from the
+        reason) at once instead of waiting for the reconnects: what a one-shot tool wants.
+        """
         while not self.bound:
+            if fail_fast and self.last_error is not None:
+                raise BindError(str(self.last_error)) from self.last_error
             await self._binds_change()
 
     async def wait_can_submit(self) -> None:
@@ -354,5 +361,6 @@ class _Link:
             log.warning("%s: cannot bind: %s", self.name, exc)
             if conn is not None:
                 conn.close("bind failed")
+            client._link_changed()  # wakes wait_bound(fail_fast=True)
             return None
         return conn

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mesiji.storage import transactions
 from mesiji.storage.driver_errors import translated
 from mesiji.storage.engine import create_engine
+from mesiji.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -81,11 +82,18 @@ async def _stored_revision(engine: AsyncEngine) -> str | None:
 
 def _upgrade(connection: Connection, revision: str) -> None:
     from alembic import command  # noqa: PLC0415 -- see HEAD_REVISION
+    from alembic.util import CommandError  # noqa: PLC0415 -- see HEAD_REVISION
 
     config = alembic_config()
     # env.py runs on this connection, inside the transaction opened by run_migrations.
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    try:
+        command.upgrade(config, revision)
+    except CommandError as exc:  # e.g. a revision this version does not know
+        raise StorageError(
+            f"cannot bring the database schema to {revision}: {exc}"
+            " (was the database migrated by a newer Mesiji?)"
+        ) from exc
 
 
 def _current_revision(connection: Connection) -> str | None:

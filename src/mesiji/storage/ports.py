@@ -25,7 +25,7 @@ class Accounts(Protocol):
     """Accounts and their credit balance."""
 
     async def create_account(self, new: NewAccount) -> Account:
-        """Store a new active account with a zero balance."""
+        """Store a new active account with its opening balance, in one transaction."""
         ...
 
     async def get_account(self, account_id: int) -> Account | None:

@@ -31,7 +31,10 @@ class SenderStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class NewAccount:
-    """An account to create. A ``webhook_secret`` of None gets a fresh random secret."""
+    """An account to create. A ``webhook_secret`` of None gets a fresh random secret.
+
+    ``opening_balance`` credits are given with the account, in the same transaction.
+    """
 
     name: str
     website: str | None = None
@@ -44,6 +47,7 @@ class NewAccount:
     callback_url: str | None = None
     #: Send requests a second; None: the gateway's default, 0: no limit.
     send_rate: int | None = None
+    opening_balance: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: How stale ``api_keys.last_used_at`` may get: writing it on every request would turn the
 #: authentication hot path into a write (and serialize it on SQLite).
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: The ledger reason of the credits an account is created with.
+OPENING_REASON = "opening balance"
 
 
 async def open_store(
@@ -109,25 +111,30 @@ class SqlStore:
     # -- accounts ---------------------------------------------------------------------------
 
     async def create_account(self, new: NewAccount) -> Account:
-        """Store a new active account with a zero balance."""
+        """Store a new active account with its opening balance (and its ledger row)."""
+        now = self._clock.now()
         values = {
             "name": new.name,
             "website": new.website,
             "contact_email": new.contact_email,
             "contact_phone": new.contact_phone,
             "status": AccountStatus.ACTIVE.value,
-            "balance": 0,
+            "balance": new.opening_balance,
             "price_per_segment": new.price_per_segment,
             "allowed_regions": ",".join(new.allowed_regions),
             "api_enabled": new.api_enabled,
             "webhook_secret": new.webhook_secret or generate_webhook_secret(),
             "callback_url": new.callback_url,
-            "created_at": self._clock.now(),
+            "created_at": now,
             "send_rate": _send_rate(new.send_rate),
         }
         async with self._writing() as conn:
             result = await conn.execute(accounts.insert().values(values).returning(*accounts.c))
-            return _account(result.one()._mapping)
+            account = _account(result.one()._mapping)
+            if new.opening_balance:
+                ledger = {"account_id": account.id, "delta": new.opening_balance, "at": now}
+                await conn.execute(balance_ledger.insert().values(reason=OPENING_REASON, **ledger))
+        return account
 
     async def get_account(self, account_id: int) -> Account | None:
         """The account, or None if there is none with this id."""
