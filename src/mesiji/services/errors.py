@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     not_found = "not_found"  # 404
     too_many_requests = "too_many_requests"  # 429
     unavailable = "unavailable"  # 503: storage locked, full or unreachable
+    internal_error = "internal_error"  # 500: a fault of the gateway, never of the request
 
     @property
     def http_status(self) -> int:
@@ -57,6 +58,7 @@ _HTTP_STATUS = {
     ErrorCode.not_found: 404,
     ErrorCode.too_many_requests: 429,
     ErrorCode.unavailable: 503,
+    ErrorCode.internal_error: 500,
 }
 
 
