@@ -11,7 +11,9 @@ from mesiji.web.smsoffice import TEMPORARY_FAILURE, envelope
 
 def is_smsoffice(scope: Scope) -> bool:
     """Whether the request is for the smsoffice.ge API, whose clients parse only its envelope."""
-    return str(scope.get("path", ""))[:5].lower() == "/api/"
+    path = str(scope.get("path", "")).lower()
+    # "/api/" is "/api" once LegacyPaths has taken its trailing slash.
+    return path == "/api" or path.startswith("/api/")
 
 
 class BodyLimit:
