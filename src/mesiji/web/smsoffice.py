@@ -16,6 +16,7 @@ against this module and what each relies on.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +64,7 @@ NOT_FOUND = 404
 MAX_FORM_FIELDS = 100
 MAX_FORM_FILES = 0
 _TRUE = {"1", "true", "yes", "on"}
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def envelope(success: bool, message: str, code: int, output: Any = None) -> JSONResponse:
@@ -164,6 +166,9 @@ def _scheduled_at(value: str) -> datetime | None:
     if not value:
         return None
     try:
+        # ASCII digits only: int() also reads other scripts' digits (Arabic-Indic...) and "1_7".
+        if not _UNIX_SECONDS.fullmatch(value):
+            raise ValueError(value)
         return datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise RequestError(
