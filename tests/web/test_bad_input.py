@@ -18,6 +18,8 @@ Every failure is collected, so one run shows them all.
 from __future__ import annotations
 
 import json
+import random
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +54,8 @@ TEXT_POISONS: dict[str, str] = {
     "calendar_top": "9999-12-31T23:59:59-05:00",
     "calendar_bottom": "0001-01-01T00:00:00+05:00",
     "over_long": "x" * 20_000,
+    # Incompressible: PostgreSQL compresses a long run of one letter below its index row limit.
+    "over_long_random": "".join(random.Random(8).choices(string.ascii_letters, k=6_000)),
     "crlf": "a\r\nb",
     "empty": "",
     "blank": "   ",

@@ -222,3 +222,16 @@ async def test_an_unexpected_fault_is_a_generic_500_in_each_apis_form(
         "ErrorCode": -100,
     }
     assert "secret" not in v1.text + legacy.text
+
+
+async def test_a_reference_is_at_most_100_characters_on_either_api(api: Api) -> None:
+    params = {"key": api.key, "destination": "599000013", "sender": "Shop", "content": "x"}
+    long = (await api.client.get("/api/v2/send", params={**params, "reference": "r" * 101})).json()
+    assert (long["Success"], long["ErrorCode"]) == (False, -100)
+    assert long["Message"] == "reference is longer than 100 characters"
+    ok = (await api.client.get("/api/v2/send", params={**params, "reference": "r" * 100})).json()
+    assert ok["Success"] is True
+    body = {"to": "599000014", "text": "x", "sender": "Shop", "reference": "r" * 101}
+    v1 = await api.client.post("/v1/messages", json=body, headers=auth(api))
+    assert v1.status_code == 400
+    assert await api.count("messages") == 1

@@ -28,6 +28,7 @@ from mesiji.services.errors import ErrorCode, RequestError
 
 __all__ = [
     "MAX_ID",
+    "MAX_REFERENCE",
     "StrictBody",
     "check_texts",
     "message_id",
@@ -39,6 +40,9 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: Ids are BIGINT on PostgreSQL and 64-bit integers on SQLite.
 MAX_ID = 2**63 - 1
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
+#: Characters of a client's ``reference``. It is indexed, and a PostgreSQL index entry holds at
+#: most about 2.7 kB: a long, incompressible reference failed the insert.
+MAX_REFERENCE = 100
 
 
 def unstorable(value: str) -> str | None:

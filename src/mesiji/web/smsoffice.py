@@ -32,7 +32,7 @@ from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import MessageQuery
 from mesiji.web.context import WebContext
-from mesiji.web.inputs import check_texts
+from mesiji.web.inputs import MAX_REFERENCE, check_texts
 
 #: smsoffice.ge's numeric error codes for Mesiji's error codes.
 SMSOFFICE_CODES: dict[ErrorCode, int] = {
@@ -148,12 +148,17 @@ async def _send(request: Request, params: dict[str, str]) -> None:
             ErrorCode.invalid_request, f"at most {context.max_recipients} numbers per request"
         )
     text = params["content"]
+    reference = params.get("reference") or None
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        raise RequestError(
+            ErrorCode.invalid_request, f"reference is longer than {MAX_REFERENCE} characters"
+        )
     await context.accept.send(
         account,
         SendRequest(
             sender=params["sender"],
             recipients=[Recipient(number, text) for number in numbers],
-            reference=params.get("reference") or None,
+            reference=reference,
             urgent=params.get("urgent", "").strip().lower() in _TRUE,
             send_at=_scheduled_at(params.get("scheduledat", "")),
         ),

@@ -35,7 +35,7 @@ class SendMessages(StrictBody):
     text: str | None = Field(default=None, max_length=10_000)
     messages: list[PerRecipient] | None = None
     sender: str | None = Field(default=None, max_length=32)
-    reference: str | None = Field(default=None, max_length=100)
+    reference: str | None = Field(default=None, max_length=inputs.MAX_REFERENCE)
     callback_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
     send_at: datetime | None = None
     validity: int | None = Field(default=None, description="seconds")
@@ -225,7 +225,7 @@ async def list_messages(
     account: Authed,
     *,
     status: MessageStatus | None = None,
-    reference: Annotated[str | None, Query(max_length=100)] = None,
+    reference: Annotated[str | None, Query(max_length=inputs.MAX_REFERENCE)] = None,
     to: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
