@@ -346,7 +346,26 @@ async def test_requests_malformed_as_a_whole(api_on_both: Api) -> None:
     for path in paths:
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]:
             await campaign.request(f"{method} {path}", method, path, content=b"")
-    for path in ["/api/nothing", "/api/", "/api", "/v1/nothing", "/nothing", "/api/v2/send/x"]:
+    odd_paths = [
+        "/v1/messages/%FF",
+        "/v1/messages/%00",
+        "/v1/stop-list/%ED%A0%80",
+        "/api/v2/send%00",
+        "/api/v2/%FF",
+        "/v1/messages?to=%FF&since=%FF&cursor=%FF",
+        "/api/v2/send?key=%FF&destination=%FF&content=%FF&sender=%FF",
+        "/v1//messages",
+        "/api/v2/send/../getBalance",
+    ]
+    for path in [
+        "/api/nothing",
+        "/api/",
+        "/api",
+        "/v1/nothing",
+        "/nothing",
+        "/api/v2/send/x",
+        *odd_paths,
+    ]:
         await campaign.request(f"unknown {path}", "GET", path)
         await campaign.request(f"unknown POST {path}", "POST", path)
     # httpx sends at most 64 KiB of URL: longer ones are in test_an_over_long_url_is_414_...
