@@ -122,8 +122,7 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         if smsoffice
         else error_response(ErrorCode.invalid_request, message)
     )
-    if exc.status_code in (405, 414):
-        response.status_code = exc.status_code
+    response.status_code = exc.status_code
     return response
 
 

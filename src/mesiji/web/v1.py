@@ -76,9 +76,9 @@ class CallbackOut(BaseModel):
     last_status_code: int | None
     last_error: str | None
     #: The message status this callback tells (null when it cannot be read).
-    message_status: str | None = None
+    message_status: str | None
     #: Where it is (or was) sent.
-    url: str = ""
+    url: str
 
 
 class MessageDetail(BaseModel):
@@ -162,7 +162,7 @@ Ctx = Annotated[WebContext, Depends(_context)]
 Authed = Annotated[Account, Depends(_account)]
 router = APIRouter(prefix="/v1", tags=["messages"], dependencies=[Depends(_storable)])
 #: Later than this a ``send_at`` is refused: its validity must still fit the calendar.
-LATEST_SEND_AT = datetime(9999, 1, 1, tzinfo=UTC)
+_LATEST_SEND_AT = datetime(9999, 1, 1, tzinfo=UTC)
 #: ``validity`` is clamped to this many seconds before it becomes a timedelta (which overflows
 #: near 10**14 s); a value this far out is still refused by accept's range check.
 _VALIDITY_CLAMP = 10**9
@@ -308,7 +308,7 @@ def _send_at(send_at: datetime | None) -> datetime | None:
     if send_at is None:
         return None
     at = inputs.utc("send_at", send_at, code=ErrorCode.invalid_send_at)
-    if at >= LATEST_SEND_AT:
+    if at >= _LATEST_SEND_AT:
         raise RequestError(ErrorCode.invalid_send_at, "send_at must be before the year 9999")
     return at
 
