@@ -16,7 +16,7 @@ import itertools
 import json
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from mesiji.domain.statuses import (
@@ -425,7 +425,10 @@ class FakeMessageStore:
         ]
         page = rows[: query.limit]
         cursor = str(page[-1].id) if len(rows) > query.limit else None
-        return [self._view(m) for m in page], cursor
+        views = [self._view(m) for m in page]
+        if not query.with_history:
+            views = [replace(v, events=(), callbacks=()) for v in views]
+        return views, cursor
 
     def _view(self, message: FakeMessage) -> MessageView:
         new = message.new

@@ -410,3 +410,14 @@ async def test_an_impossible_id_is_no_message(
 ) -> None:
     account = await funded_account(store)
     assert await message_store.get_message(account, message_id) is None
+
+
+async def test_a_listing_without_history_is_one_statement(
+    store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
+) -> None:
+    account = await funded_account(store)
+    await in_transit(message_store, account, clock.now(), ["1"], callback_url="https://c/1")
+    with recorded_statements(message_store.engine) as statements:
+        page, _ = await message_store.list_messages(account, MessageQuery(with_history=False))
+    assert [(m.events, m.callbacks) for m in page] == [((), ())]
+    assert [s.split()[0] for s in statements if not s.startswith(("BEGIN", "COMMIT"))] == ["SELECT"]

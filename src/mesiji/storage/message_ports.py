@@ -163,6 +163,8 @@ class MessageQuery:
     #: Opaque cursor from the previous page.
     cursor: str | None = None
     limit: int = 100
+    #: Read each message's events and callbacks too (two more queries per page).
+    with_history: bool = True
 
 
 class CursorError(ValueError):
@@ -231,7 +233,8 @@ class MessageStore(Protocol):
     ) -> tuple[list[MessageView], str | None]:
         """A page of messages, newest first, and the cursor of the next page (or None).
 
-        Each message comes with its events and callbacks, as :meth:`get_message` gives them.
+        Each message comes with its events and callbacks, as :meth:`get_message` gives them,
+        unless ``with_history`` is false.
         A cursor this method did not return raises :class:`CursorError`.
         """
         ...

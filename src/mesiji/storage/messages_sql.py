@@ -280,8 +280,9 @@ class SqlMessageStore:
         """A page of the account's messages, newest first, and the next page's cursor or None.
 
         ``since`` is inclusive and ``until`` exclusive, on the creation time; ``limit`` is
-        capped at :data:`MAX_PAGE`. Each message comes with its events and callbacks, read for
-        the whole page at once (two queries, however long the page). A cursor that is not one
+        capped at :data:`MAX_PAGE`. Each message comes with its events and callbacks (unless
+        ``with_history`` is false), read for the whole page at once: two queries, however long
+        the page. A cursor that is not one
         this method returned raises :class:`CursorError`.
         """
         limit = max(1, min(query.limit, MAX_PAGE))
@@ -311,7 +312,10 @@ class SqlMessageStore:
         )
         async with self._reading() as conn:
             rows = (await conn.execute(statement)).all()
-            page = await _with_history(conn, rows[:limit])
+            if query.with_history:
+                page = await _with_history(conn, rows[:limit])
+            else:
+                page = [_view(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return page, None
         return page, _encode_cursor(page[-1].created_at, page[-1].id)

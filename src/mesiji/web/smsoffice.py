@@ -34,6 +34,9 @@ from mesiji.storage.message_ports import MessageQuery
 from mesiji.web.context import WebContext
 from mesiji.web.inputs import MAX_REFERENCE, check_texts
 
+#: No message has the reference asked about, or no such endpoint. smsoffice.ge's own code for
+#: this is not known; this one is Mesiji's (never 0, which its clients read as success).
+NOT_FOUND = 404
 #: smsoffice.ge's numeric error codes for Mesiji's error codes.
 SMSOFFICE_CODES: dict[ErrorCode, int] = {
     ErrorCode.no_valid_numbers: 10,
@@ -51,14 +54,11 @@ SMSOFFICE_CODES: dict[ErrorCode, int] = {
     ErrorCode.destination_missing: 600,
     ErrorCode.sender_missing: 700,
     ErrorCode.content_missing: 800,
-    ErrorCode.not_found: 404,
+    ErrorCode.not_found: NOT_FOUND,
 }
 #: smsoffice.ge's code for anything its other codes do not name: overload, storage, a
 #: malformed request.
 TEMPORARY_FAILURE = -100
-#: No message has the reference asked about, or no such endpoint. smsoffice.ge's own code for
-#: this is not known; this one is Mesiji's (never 0, which its clients read as success).
-NOT_FOUND = 404
 #: Far more than any send takes (key, destination, sender, content and four options); files
 #: are never read.
 MAX_FORM_FIELDS = 100
@@ -203,7 +203,10 @@ async def get_message_status(request: Request) -> Response:
             raise RequestError(ErrorCode.invalid_request, "reference is required")
         destination = context.number_filter(account, params.get("destination"))
         views, _ = await context.messages.list_messages(
-            account.id, MessageQuery(reference=reference, destination=destination, limit=1000)
+            account.id,
+            MessageQuery(
+                reference=reference, destination=destination, limit=1000, with_history=False
+            ),
         )
     except (RequestError, StorageUnavailable) as exc:
         return envelope(False, *refusal(exc))
