@@ -107,26 +107,45 @@ class StrictBody(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
-        for where, value in _strings(data, ()):
-            reason = unstorable(value)
-            if reason:
-                field = ".".join(where) or "the body"
-                raise PydanticCustomError("unstorable", f"{field} {reason}")
+        found = _first_unstorable(data)
+        if found is not None:
+            where, reason = found
+            field = ".".join(where) or "the body"
+            raise PydanticCustomError("unstorable", f"{field} {reason}")
         return data
 
 
-def _strings(data: Any, where: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], str]]:
+def _first_unstorable(data: Any) -> tuple[list[str], str] | None:
+    """(path, reason) of the first unstorable string or key in ``data``, or None.
+
+    Leaf strings are searched in place and the path is built only on the way back from a hit:
+    a body of a thousand recipients takes about a millisecond, against tens of milliseconds to
+    parse their numbers.
+    """
+    search = _UNSTORABLE.search
     if isinstance(data, str):
-        yield where, data
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield (*where, "a field name"), str(key)
-            yield from _strings(value, (*where, _printable(str(key))))
+        return ([], _why(data)) if search(data) else None
+    items: Iterable[tuple[str, Any]]
+    if isinstance(data, dict):
+        for key in data:
+            if search(str(key)):
+                return ["a field name"], _why(str(key))
+        items = ((str(key), value) for key, value in data.items())
     elif isinstance(data, list | tuple):
-        for i, value in enumerate(data):
-            yield from _strings(value, (*where, str(i)))
+        items = ((str(i), value) for i, value in enumerate(data))
+    else:
+        return None
+    for name, value in items:
+        if isinstance(value, str):
+            if search(value):
+                return [name], _why(value)
+        elif isinstance(value, dict | list | tuple):
+            found = _first_unstorable(value)
+            if found is not None:
+                found[0].insert(0, name)
+                return found
+    return None
 
 
-def _printable(name: str) -> str:
-    """A parameter name fit for a message: unstorable characters replaced by "?"."""
-    return _UNSTORABLE.sub("?", name)
+def _why(value: str) -> str:
+    return unstorable(value) or ""
