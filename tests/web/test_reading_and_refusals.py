@@ -177,6 +177,8 @@ async def test_smsoffice_refusals_of_whole_requests_use_the_envelope(
     body = response.json()
     assert (body["Success"], body["Message"], body["Output"]) == (False, message, None)
     assert body["ErrorCode"] == (404 if status == 404 else -100)
+    if status == 405:
+        assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
 
 
 async def test_scheduled_at_in_other_digits_is_refused(api: Api) -> None:

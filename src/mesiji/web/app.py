@@ -123,6 +123,8 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         else error_response(ErrorCode.invalid_request, message)
     )
     response.status_code = exc.status_code
+    if exc.headers:  # a 405's Allow (RFC 9110 §15.5.6)
+        response.headers.update(exc.headers)
     return response
 
 
