@@ -28,7 +28,7 @@ def create_app(
     context: WebContext,
     *,
     max_body_bytes: int = 1_048_576,
-    max_url_bytes: int = 65_536,
+    max_url_bytes: int = 32_768,
     health: Callable[[], Awaitable[bool]] | None = None,
     metrics: Callable[[], Awaitable[str]] | None = None,
     telemetry: bool = False,

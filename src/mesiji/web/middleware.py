@@ -86,9 +86,10 @@ def _refusal(scope: Scope, code: ErrorCode, message: str) -> Response:
 class UrlLimit:
     """Refuse a path and query string over ``max_bytes`` with 414 (RFC 9110 §15.5.15).
 
-    The HTTP server (httptools) sets no limit of its own, so this one answers in each API's
-    form, the smsoffice.ge envelope under ``/api/``. A GET send to a thousand numbers with a
-    long Georgian text stays well under the default of 64 KiB.
+    It answers in each API's form, the smsoffice.ge envelope under ``/api/``, below the HTTP
+    server's own limit: uvicorn with httptools refuses a URL of 64 KiB or more with a plain-text
+    400 before any application sees it. A GET send to a thousand numbers with a long Georgian
+    text (about 25 kB) stays under the default of 32 KiB.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
