@@ -52,7 +52,9 @@ def test_show_prints_parts_events_and_callbacks(mesiji_db: Mesiji) -> None:
     ]
     events = lines[lines.index("events:") + 1 : lines.index("callbacks:")]
     assert [e.split()[-1] for e in events] == ["queued", "in_transit"]
-    assert lines[lines.index("callbacks:") + 1 :] == ["  pending  attempts 1  HTTP 503  busy"]
+    assert lines[lines.index("callbacks:") + 1 :] == [
+        "  pending  attempts 1  tells in_transit  https://c/1  HTTP 503  busy"
+    ]
     # The same message found only through its own account.
     assert mesiji_db("messages", "show", str(busy), "--account", "1").out == ran.out
 
@@ -67,7 +69,14 @@ def test_show_as_json(mesiji_db: Mesiji) -> None:
     ]
     assert [e["status"] for e in shown["events"]] == ["queued", "in_transit"]
     assert shown["callbacks"] == [
-        {"attempts": 1, "status": "pending", "last_status_code": 503, "last_error": "busy"}
+        {
+            "attempts": 1,
+            "status": "pending",
+            "last_status_code": 503,
+            "last_error": "busy",
+            "message_status": "in_transit",
+            "url": "https://c/1",
+        }
     ]
     assert shown["created_at"] == T0.isoformat()
     # JSON carries the text as it is; the table shows control characters escaped.

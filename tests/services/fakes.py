@@ -16,7 +16,7 @@ import itertools
 import json
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from mesiji.domain.statuses import (
@@ -30,6 +30,8 @@ from mesiji.storage.errors import Conflict, InsufficientBalance
 from mesiji.storage.message_ports import (
     AcceptBatch,
     Accepted,
+    CallbackView,
+    CursorError,
     IncomingReceipt,
     MessageQuery,
     MessageView,
@@ -40,6 +42,7 @@ from mesiji.storage.message_ports import (
     StatusChange,
     SubmitResult,
 )
+from mesiji.storage.notifications_sql import payload_status
 
 P = PartStatus
 
@@ -403,7 +406,7 @@ class FakeMessageStore:
         message = self.messages.get(message_id)
         if message is None or message.account_id != account_id:
             return None
-        return self._view(message, detailed=True)
+        return self._view(message)
 
     async def list_messages(
         self, account_id: int, query: MessageQuery
@@ -418,16 +421,26 @@ class FakeMessageStore:
             and (query.destination is None or m.new.destination == query.destination)
             and (query.since is None or m.created_at >= query.since)
             and (query.until is None or m.created_at < query.until)
-            and (query.cursor is None or m.id < int(query.cursor))
+            and (query.cursor is None or m.id < _cursor(query.cursor))
         ]
         page = rows[: query.limit]
         cursor = str(page[-1].id) if len(rows) > query.limit else None
-        return [self._view(m, detailed=False) for m in page], cursor
+        views = [self._view(m) for m in page]
+        if not query.with_history:
+            views = [replace(v, events=(), callbacks=()) for v in views]
+        return views, cursor
 
-    def _view(self, message: FakeMessage, *, detailed: bool) -> MessageView:
+    def _view(self, message: FakeMessage) -> MessageView:
         new = message.new
         callbacks = tuple(
-            (n.attempts, n.status, n.last_status_code, n.last_error)
+            CallbackView(
+                attempts=n.attempts,
+                status=n.status,
+                last_status_code=n.last_status_code,
+                last_error=n.last_error,
+                message_status=payload_status(n.payload),
+                url=n.url,
+            )
             for n in self.notifications.values()
             if n.message_id == message.id
         )
@@ -450,8 +463,8 @@ class FakeMessageStore:
             valid_until=new.valid_until,
             created_at=message.created_at,
             updated_at=message.updated_at,
-            events=tuple(message.events) if detailed else (),
-            callbacks=callbacks if detailed else (),
+            events=tuple(message.events),
+            callbacks=callbacks,
         )
 
     # --- for assertions ------------------------------------------------------------------
@@ -459,6 +472,12 @@ class FakeMessageStore:
     def parts_of(self, message_id: int) -> list[FakePart]:
         """The parts of a message, in order."""
         return [self.parts[i] for i in self.messages[message_id].part_ids]
+
+
+def _cursor(cursor: str) -> int:
+    if not cursor.isascii() or not cursor.isdigit():
+        raise CursorError(cursor)
+    return int(cursor)
 
 
 def _due(notification: FakeNotification, now: datetime) -> bool:

@@ -14,6 +14,8 @@ from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.storage import SqlStore
 from mesiji.storage.message_ports import (
     AcceptBatch,
+    CallbackView,
+    CursorError,
     MessageQuery,
     NotificationAttempt,
     SubmitResult,
@@ -103,8 +105,10 @@ async def test_listing_filters(
     assert await ids(MessageQuery(until=start + timedelta(minutes=1))) == [a]
     pages = await _all_pages(message_store, account, MessageQuery(reference="march", limit=1))
     assert pages == [[b], [a]]
+    # A listing shows each message as get_message does: with its events and callbacks.
     page, _ = await message_store.list_messages(account, MessageQuery())
-    assert page[0].events == ()
+    assert page == [await message_store.get_message(account, m) for m in (c, b, a)]
+    assert [e[0] for e in page[1].events][-1] == MessageStatus.FAILED.value
 
 
 async def test_a_page_holds_at_most_a_thousand(
@@ -120,13 +124,43 @@ async def test_a_page_holds_at_most_a_thousand(
     assert (len(rest), end) == (1, None)
 
 
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode("utf-8", "surrogatepass")).decode()
+
+
 @pytest.mark.parametrize(
     "cursor",
-    ["", "not base64!", base64.urlsafe_b64encode(b"yesterday|1").decode(), "MjAyNi0wMS0wMQ"],
+    [
+        "",
+        "not base64!",
+        "é",
+        "\ud800",
+        "\x00",
+        _cursor("yesterday|1"),
+        "MjAyNi0wMS0wMQ",
+        _cursor("2026-01-01T00:00:00|1"),  # no offset
+        _cursor("2026-01-01T00:00:00+00:00|"),
+        _cursor("2026-01-01T00:00:00+00:00|-1"),
+        _cursor("2026-01-01T00:00:00+00:00|1_000"),
+        _cursor("2026-01-01T00:00:00+00:00|١٢"),  # Arabic-Indic digits
+        _cursor("2026-01-01T00:00:00+00:00|" + "9" * 19),  # over a BIGINT
+        _cursor("2026-01-01T00:00:00+00:00|" + "9" * 5000),
+        _cursor("9999-12-31T23:59:59-05:00|1"),  # past the calendar in UTC
+        _cursor("0001-01-01T00:00:00+05:00|1"),
+        _cursor("2026-01-01T00:00:00+00:00|\ud800"),
+    ],
 )
 async def test_a_foreign_cursor_is_refused(message_store: SqlMessageStore, cursor: str) -> None:
-    with pytest.raises(ValueError, match="cursor"):
+    with pytest.raises(CursorError, match="cursor"):
         await message_store.list_messages(1, MessageQuery(cursor=cursor))
+
+
+async def test_cursors_at_the_edges_of_the_calendar_and_ids_are_read(
+    message_store: SqlMessageStore,
+) -> None:
+    for text in ("0001-01-01T00:00:00+00:00|1", "9999-12-31T23:59:59+00:00|" + str(2**63 - 1)):
+        page, _ = await message_store.list_messages(1, MessageQuery(cursor=_cursor(text)))
+        assert page == []
 
 
 async def test_a_message_is_only_shown_to_its_account(
@@ -181,7 +215,7 @@ async def test_callbacks_are_leased_retried_and_finished(
     )
     view = await message_store.get_message(account, message_id)
     assert view is not None
-    assert view.callbacks == ((2, "delivered", 200, None),)
+    assert view.callbacks == (CallbackView(2, "delivered", 200, None, "in_transit", "https://c/1"),)
     assert await _pending_callbacks(store) == 0
 
 
@@ -199,7 +233,9 @@ async def test_a_callback_can_be_given_up(
     assert await message_store.claim_notifications(10, "w", far, far + LEASE) == []
     view = await message_store.get_message(account, message_id)
     assert view is not None
-    assert view.callbacks == ((1, "failed", None, "refused"),)
+    assert view.callbacks == (
+        CallbackView(1, "failed", None, "refused", "in_transit", "https://c/1"),
+    )
 
 
 async def test_a_batch_of_attempts_is_one_statement_in_one_transaction(
@@ -298,7 +334,7 @@ async def test_two_attempts_at_one_callback_in_one_batch_both_count(
     )
     view = await message_store.get_message(account, message_id)
     assert view is not None
-    assert view.callbacks == ((2, "delivered", 200, None),)
+    assert view.callbacks == (CallbackView(2, "delivered", 200, None, "in_transit", "https://c/1"),)
 
 
 async def test_concurrent_workers_never_share_a_callback(
@@ -328,3 +364,39 @@ async def test_concurrent_workers_never_share_a_callback(
         await engine.dispose()
     every = [i for taken in results for i in taken]
     assert len(every) == len(set(every)) == 200
+
+
+async def test_a_listing_reads_histories_in_three_statements_whatever_the_page(
+    store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
+) -> None:
+    account = await funded_account(store)
+    now = clock.now()
+    for destination in ("1", "2", "3"):
+        await in_transit(message_store, account, now, [destination], callback_url="https://c/1")
+    for limit in (1, 3):
+        with recorded_statements(message_store.engine) as statements:
+            page, _ = await message_store.list_messages(account, MessageQuery(limit=limit))
+        assert len(page) == limit
+        assert all(m.events and m.callbacks for m in page)
+        assert [s.split()[0] for s in statements if not s.startswith(("BEGIN", "COMMIT"))] == [
+            "SELECT"
+        ] * 3
+
+
+@pytest.mark.parametrize("message_id", [0, -1, 2**63, 10**30])
+async def test_an_impossible_id_is_no_message(
+    store: SqlStore, message_store: SqlMessageStore, message_id: int
+) -> None:
+    account = await funded_account(store)
+    assert await message_store.get_message(account, message_id) is None
+
+
+async def test_a_listing_without_history_is_one_statement(
+    store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
+) -> None:
+    account = await funded_account(store)
+    await in_transit(message_store, account, clock.now(), ["1"], callback_url="https://c/1")
+    with recorded_statements(message_store.engine) as statements:
+        page, _ = await message_store.list_messages(account, MessageQuery(with_history=False))
+    assert [(m.events, m.callbacks) for m in page] == [((), ())]
+    assert [s.split()[0] for s in statements if not s.startswith(("BEGIN", "COMMIT"))] == ["SELECT"]

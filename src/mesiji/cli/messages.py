@@ -174,10 +174,16 @@ def _print_message(view: MessageView, parts: list[PartView], out: TextIO) -> Non
     for status, reason, at in view.events:
         print(f"  {_stamp(at)}  {status}{_shown(f'  ({reason})' if reason else '')}", file=out)
     print("callbacks:" if view.callbacks else "callbacks: none", file=out)
-    for attempts, state, code, last_error in view.callbacks:
+    for callback in view.callbacks:
+        code, last_error = callback.last_status_code, callback.last_error
         answer = f"  HTTP {code}" if code is not None else ""
         why = _shown(f"  {last_error}" if last_error else "")
-        print(f"  {state}  attempts {attempts}{answer}{why}", file=out)
+        told = callback.message_status or "-"
+        print(
+            f"  {callback.status}  attempts {callback.attempts}  tells {told}  "
+            f"{_shown(callback.url)}{answer}{why}",
+            file=out,
+        )
 
 
 def _print_table(found: list[MessageView], out: TextIO) -> None:
@@ -249,8 +255,15 @@ def _message_json(view: MessageView, parts: list[PartView] | None = None) -> dic
         {"status": status, "reason": reason, "at": _iso(at)} for status, reason, at in view.events
     ]
     data["callbacks"] = [
-        {"attempts": a, "status": s, "last_status_code": c, "last_error": e}
-        for a, s, c, e in view.callbacks
+        {
+            "attempts": c.attempts,
+            "status": c.status,
+            "last_status_code": c.last_status_code,
+            "last_error": c.last_error,
+            "message_status": c.message_status,
+            "url": c.url,
+        }
+        for c in view.callbacks
     ]
     return data
 

@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     invalid_idempotency_key = "invalid_idempotency_key"  # 400: too long, NUL or a surrogate
     unstorable = "unstorable"  # 400: a value the database refused; nothing was stored
     not_cancellable = "not_cancellable"  # 409: a part was handed to a dispatcher, or it ended
+    internal_error = "internal_error"  # 500: a fault of the gateway, never of the request
 
     @property
     def http_status(self) -> int:
@@ -64,6 +65,7 @@ _HTTP_STATUS = {
     ErrorCode.too_many_requests: 429,
     ErrorCode.unavailable: 503,
     ErrorCode.not_cancellable: 409,
+    ErrorCode.internal_error: 500,
 }
 
 

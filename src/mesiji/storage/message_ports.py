@@ -112,6 +112,20 @@ class StatusChange:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackView:
+    """One status callback of a message, as the API shows it."""
+
+    attempts: int
+    #: Of the callback: pending, delivered or failed.
+    status: str
+    last_status_code: int | None
+    last_error: str | None
+    #: The message status it tells; None when its stored body does not say.
+    message_status: str | None
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class MessageView:
     """A message as the API shows it."""
 
@@ -133,10 +147,10 @@ class MessageView:
     valid_until: datetime | None
     created_at: datetime
     updated_at: datetime
-    #: (status, reason, at) of every change, oldest first; empty in listings.
+    #: (status, reason, at) of every change, oldest first.
     events: tuple[tuple[str, str | None, datetime], ...] = ()
-    #: (attempts, status, last_status_code, last_error) of its callbacks; empty in listings.
-    callbacks: tuple[tuple[int, str, int | None, str | None], ...] = ()
+    #: Its callbacks, oldest first.
+    callbacks: tuple[CallbackView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +163,12 @@ class MessageQuery:
     #: Opaque cursor from the previous page.
     cursor: str | None = None
     limit: int = 100
+    #: Read each message's events and callbacks too (two more queries per page).
+    with_history: bool = True
+
+
+class CursorError(ValueError):
+    """A listing cursor that is not one the listing returned (forged, truncated, stale format)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +245,12 @@ class MessageStore(Protocol):
     async def list_messages(
         self, account_id: int, query: MessageQuery
     ) -> tuple[list[MessageView], str | None]:
-        """A page of messages, newest first, and the cursor of the next page (or None)."""
+        """A page of messages, newest first, and the cursor of the next page (or None).
+
+        Each message comes with its events and callbacks, as :meth:`get_message` gives them,
+        unless ``with_history`` is false.
+        A cursor this method did not return raises :class:`CursorError`.
+        """
         ...
 
     async def claim_notifications(

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Row, Select, literal, or_, select, tuple_, update
@@ -41,7 +43,9 @@ from mesiji.storage.message_ports import (
     AcceptBatch,
     Accepted,
     AcceptOutcome,
+    CallbackView,
     Cancellation,
+    CursorError,
     GivenUp,
     IncomingReceipt,
     MessageQuery,
@@ -67,6 +71,9 @@ __all__ = ["MAX_PAGE", "SqlMessageStore"]
 
 #: The most messages one page of :meth:`SqlMessageStore.list_messages` holds.
 MAX_PAGE = 1000
+#: A message id in a cursor: what a BIGINT holds, in ASCII digits.
+_CURSOR_ID = re.compile(r"[0-9]{1,19}")
+_MAX_ID = 2**63 - 1
 
 _SUBMIT_FAILURES = frozenset({PartStatus.REJECTED, PartStatus.FAILED})
 
@@ -300,34 +307,16 @@ class SqlMessageStore:
 
     async def get_message(self, account_id: int, message_id: int) -> MessageView | None:
         """The account's message with its history and callbacks, or None."""
+        if not 0 < message_id <= _MAX_ID:
+            return None
         query = select(messages).where(
             messages.c.id == message_id, messages.c.account_id == account_id
-        )
-        events = (
-            select(message_events.c.status, message_events.c.reason, message_events.c.at)
-            .where(message_events.c.message_id == message_id)
-            .order_by(message_events.c.id)
-        )
-        callbacks = (
-            select(
-                notifications.c.attempts,
-                notifications.c.status,
-                notifications.c.last_status_code,
-                notifications.c.last_error,
-            )
-            .where(notifications.c.message_id == message_id)
-            .order_by(notifications.c.id)
         )
         async with self._reading() as conn:
             row = (await conn.execute(query)).one_or_none()
             if row is None:
                 return None
-            history = [(e.status, e.reason, e.at) for e in await conn.execute(events)]
-            calls = [
-                (c.attempts, c.status, c.last_status_code, c.last_error)
-                for c in await conn.execute(callbacks)
-            ]
-        return replace(_view(row), events=tuple(history), callbacks=tuple(calls))
+            return (await _with_history(conn, [row]))[0]
 
     async def list_messages(
         self, account_id: int, query: MessageQuery
@@ -335,8 +324,10 @@ class SqlMessageStore:
         """A page of the account's messages, newest first, and the next page's cursor or None.
 
         ``since`` is inclusive and ``until`` exclusive, on the creation time; ``limit`` is
-        capped at :data:`MAX_PAGE`. A cursor that is not one this method returned raises
-        ValueError.
+        capped at :data:`MAX_PAGE`. Each message comes with its events and callbacks (unless
+        ``with_history`` is false), read for the whole page at once: two queries, however long
+        the page. A cursor that is not one
+        this method returned raises :class:`CursorError`.
         """
         limit = max(1, min(query.limit, MAX_PAGE))
         conditions = [messages.c.account_id == account_id]
@@ -365,7 +356,10 @@ class SqlMessageStore:
         )
         async with self._reading() as conn:
             rows = (await conn.execute(statement)).all()
-        page = [_view(row) for row in rows[:limit]]
+            if query.with_history:
+                page = await _with_history(conn, rows[:limit])
+            else:
+                page = [_view(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return page, None
         return page, _encode_cursor(page[-1].created_at, page[-1].id)
@@ -508,18 +502,74 @@ def _view(row: Row[Any]) -> MessageView:
     )
 
 
+async def _with_history(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[MessageView]:
+    """Views of ``rows`` with their events and callbacks: one query each for all the rows."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    events = (
+        select(
+            message_events.c.message_id,
+            message_events.c.status,
+            message_events.c.reason,
+            message_events.c.at,
+        )
+        .where(dialects.one_of(conn.dialect.name, message_events.c.message_id, ids))
+        .order_by(message_events.c.message_id, message_events.c.id)
+    )
+    callbacks = (
+        select(
+            notifications.c.message_id,
+            notifications.c.attempts,
+            notifications.c.status,
+            notifications.c.last_status_code,
+            notifications.c.last_error,
+            notifications.c.url,
+            notifications.c.payload,
+        )
+        .where(dialects.one_of(conn.dialect.name, notifications.c.message_id, ids))
+        .order_by(notifications.c.message_id, notifications.c.id)
+    )
+    history: defaultdict[int, list[tuple[str, str | None, datetime]]] = defaultdict(list)
+    for e in await conn.execute(events):
+        history[e.message_id].append((e.status, e.reason, e.at))
+    calls: defaultdict[int, list[CallbackView]] = defaultdict(list)
+    for c in await conn.execute(callbacks):
+        calls[c.message_id].append(
+            CallbackView(
+                attempts=c.attempts,
+                status=c.status,
+                last_status_code=c.last_status_code,
+                last_error=c.last_error,
+                message_status=outbox.payload_status(c.payload),
+                url=c.url,
+            )
+        )
+    return [
+        replace(_view(row), events=tuple(history[row.id]), callbacks=tuple(calls[row.id]))
+        for row in rows
+    ]
+
+
 def _encode_cursor(created_at: datetime, message_id: int) -> str:
     text = f"{created_at.isoformat()}|{message_id}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """(created_at in UTC, message id) of a cursor :meth:`SqlMessageStore.list_messages` made.
+
+    Anything else raises :class:`CursorError`: not base64, not UTF-8, no offset, a time off
+    the calendar in UTC, an id that is not ASCII digits or does not fit a BIGINT.
+    """
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, message_id = text.partition("|")
         created_at = datetime.fromisoformat(stamp)
-        if created_at.tzinfo is None:
+        if created_at.tzinfo is None or created_at.utcoffset() is None:
             raise ValueError("naive")
-        return created_at, int(message_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"not a cursor of this listing: {cursor!r}") from exc
+        if not _CURSOR_ID.fullmatch(message_id) or int(message_id) > _MAX_ID:
+            raise ValueError("not an id")
+        return created_at.astimezone(UTC), int(message_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as exc:
+        raise CursorError("not a cursor of this listing") from exc

@@ -29,6 +29,7 @@ __all__ = [
     "StatusCallback",
     "claim_notifications",
     "enqueue_status_callbacks",
+    "payload_status",
     "record_notification_attempts",
     "status_payload",
 ]
@@ -94,6 +95,19 @@ def status_payload(callback: StatusCallback) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
+
+
+def payload_status(payload: str) -> str | None:
+    """The message status a body made by :func:`status_payload` tells, or None."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    query = data.get("query")
+    status = query.get("status") if isinstance(query, dict) else data.get("status")
+    return status if isinstance(status, str) else None
 
 
 async def enqueue_status_callbacks(

@@ -19,7 +19,9 @@ from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.storage.errors import StorageUnavailable
 from mesiji.web import smsoffice, v1
 from mesiji.web.context import WebContext
-from mesiji.web.middleware import BodyLimit, LegacyPaths
+from mesiji.web.middleware import BodyLimit, LegacyPaths, UrlLimit, is_smsoffice
+from mesiji.web.smsoffice import NOT_FOUND as SMSOFFICE_NOT_FOUND
+from mesiji.web.smsoffice import TEMPORARY_FAILURE, envelope
 
 #: Seconds a client is asked to wait after a 429 or 503.
 RETRY_AFTER = "1"
@@ -29,12 +31,16 @@ def create_app(
     context: WebContext,
     *,
     max_body_bytes: int = 1_048_576,
+    max_url_bytes: int = 32_768,
     health: Callable[[], Awaitable[bool]] | None = None,
     metrics: CollectorRegistry | None = None,
     telemetry: bool = False,
 ) -> FastAPI:
     """The application, wired to ``context``; ``health`` feeds /healthz, and /metrics renders
     the ``metrics`` registry.
+
+    Bodies over ``max_body_bytes`` are refused with 413, paths with their query string over
+    ``max_url_bytes`` with 414.
 
     ``telemetry`` turns on FastAPI's OpenTelemetry traces, metrics and logs, which report to
     an OpenTelemetry SDK configured in the process.
@@ -72,8 +78,10 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(StorageUnavailable, _unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(LegacyPaths)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(UrlLimit, max_bytes=max_url_bytes)
     return app
 
 
@@ -109,10 +117,36 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    # Under /api/ in smsoffice.ge's envelope, which its clients parse whatever the status.
+    smsoffice = is_smsoffice(request.scope)
     if exc.status_code == 404:
-        return error_response(ErrorCode.not_found, f"no such endpoint: {request.url.path}")
-    if exc.status_code == 405:
-        response = error_response(ErrorCode.invalid_request, f"{request.method} is not allowed")
-        response.status_code = 405
+        message = f"no such endpoint: {request.url.path}"
+        if smsoffice:
+            response = envelope(False, message, SMSOFFICE_NOT_FOUND)
+            response.status_code = 404
+            return response
+        return error_response(ErrorCode.not_found, message)
+    message = f"{request.method} is not allowed" if exc.status_code == 405 else str(exc.detail)
+    response = (
+        envelope(False, message, TEMPORARY_FAILURE)
+        if smsoffice
+        else error_response(ErrorCode.invalid_request, message)
+    )
+    response.status_code = exc.status_code
+    if exc.headers:  # a 405's Allow (RFC 9110 §15.5.6)
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Whatever nothing else handled: a generic 500 in the API's form, never a traceback.
+
+    Starlette's ServerErrorMiddleware calls this and then re-raises ``exc`` for the server to
+    log; the client sees only this answer. Every known bad input is refused before it gets here.
+    """
+    message = "internal error; the request may not have been carried out"
+    if is_smsoffice(request.scope):
+        response = envelope(False, message, TEMPORARY_FAILURE)
+        response.status_code = 500
         return response
-    return error_response(ErrorCode.invalid_request, str(exc.detail))
+    return error_response(ErrorCode.internal_error, message)

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from mesiji.clock import Clock
 from mesiji.domain.keys import hash_api_key
-from mesiji.domain.numbers import RejectedNumber, parse_destination, parse_destinations
+from mesiji.domain.numbers import (
+    NumberError,
+    RejectedNumber,
+    parse_destination,
+    parse_destinations,
+)
 from mesiji.services.accept import AcceptService
 from mesiji.services.cancel import CancelService
 from mesiji.services.errors import ErrorCode, RequestError
@@ -68,6 +73,19 @@ class WebContext:
             allowed_regions=frozenset(account.allowed_regions),
             default_region=self.default_region,
         ).e164
+
+    def number_filter(self, account: Account, raw: str | None) -> str | None:
+        """The stored number to filter on, from any form a send accepts, or None for no filter.
+
+        ``599123456`` and ``+995 599 12 34 56`` both become ``995599123456``; what is not a
+        number is kept as written (without a leading "+"), so it matches no message.
+        """
+        if not raw or not raw.strip():
+            return None
+        try:
+            return self.parse_number(account, raw)
+        except NumberError:
+            return raw.strip().removeprefix("+")
 
     def parse_numbers(
         self, account: Account, raws: Iterable[str]

@@ -16,22 +16,27 @@ against this module and what each relies on.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mesiji.domain.numbers import NumberError, split_destination_list
+from mesiji.domain.numbers import split_destination_list
 from mesiji.services.accept import Recipient, SendRequest
 from mesiji.services.errors import ErrorCode, RequestError
 from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import MessageQuery
-from mesiji.storage.records import Account
 from mesiji.web.context import WebContext
+from mesiji.web.inputs import MAX_REFERENCE, check_texts
 
+#: No message has the reference asked about, or no such endpoint. smsoffice.ge's own code for
+#: this is not known; this one is Mesiji's (never 0, which its clients read as success).
+NOT_FOUND = 404
 #: smsoffice.ge's numeric error codes for Mesiji's error codes.
 SMSOFFICE_CODES: dict[ErrorCode, int] = {
     ErrorCode.no_valid_numbers: 10,
@@ -49,9 +54,17 @@ SMSOFFICE_CODES: dict[ErrorCode, int] = {
     ErrorCode.destination_missing: 600,
     ErrorCode.sender_missing: 700,
     ErrorCode.content_missing: 800,
+    ErrorCode.not_found: NOT_FOUND,
 }
+#: smsoffice.ge's code for anything its other codes do not name: overload, storage, a
+#: malformed request.
 TEMPORARY_FAILURE = -100
+#: Far more than any send takes (key, destination, sender, content and four options); files
+#: are never read.
+MAX_FORM_FIELDS = 100
+MAX_FORM_FILES = 0
 _TRUE = {"1", "true", "yes", "on"}
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def envelope(success: bool, message: str, code: int, output: Any = None) -> JSONResponse:
@@ -73,14 +86,24 @@ def refusal(error: RequestError | StorageUnavailable) -> tuple[str, int]:
 
 
 async def _params(request: Request) -> dict[str, str]:
-    """Query string and body parameters together; the body wins, as in the original."""
+    """Query string and body parameters together; the body wins, as in the original.
+
+    A body that cannot be read as a form (a multipart without its boundary, too many fields, a
+    file) and a NUL anywhere are refused with :class:`RequestError`.
+    """
     params = dict(request.query_params)
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and (
         content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
     ):
-        form: FormData = await request.form()
+        try:
+            form: FormData = await request.form(
+                max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS
+            )
+        except HTTPException as exc:  # Starlette's form parser refusing the body
+            raise RequestError(ErrorCode.invalid_request, str(exc.detail)) from exc
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    check_texts(params.items())
     return {key.lower(): value for key, value in params.items()}
 
 
@@ -126,12 +149,17 @@ async def _send(request: Request, params: dict[str, str]) -> None:
             ErrorCode.invalid_request, f"at most {context.max_recipients} numbers per request"
         )
     text = params["content"]
+    reference = params.get("reference") or None
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        raise RequestError(
+            ErrorCode.invalid_request, f"reference is longer than {MAX_REFERENCE} characters"
+        )
     await context.accept.send(
         account,
         SendRequest(
             sender=params["sender"],
             recipients=[Recipient(number, text) for number in numbers],
-            reference=params.get("reference") or None,
+            reference=reference,
             urgent=params.get("urgent", "").strip().lower() in _TRUE,
             send_at=_scheduled_at(params.get("scheduledat", "")),
         ),
@@ -144,6 +172,9 @@ def _scheduled_at(value: str) -> datetime | None:
     if not value:
         return None
     try:
+        # ASCII digits only: int() also reads other scripts' digits (Arabic-Indic...) and "1_7".
+        if not _UNIX_SECONDS.fullmatch(value):
+            raise ValueError(value)
         return datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise RequestError(
@@ -171,9 +202,12 @@ async def get_message_status(request: Request) -> Response:
         reference = params.get("reference")
         if not reference:
             raise RequestError(ErrorCode.invalid_request, "reference is required")
-        destination = _status_destination(context, account, params.get("destination"))
+        destination = context.number_filter(account, params.get("destination"))
         views, _ = await context.messages.list_messages(
-            account.id, MessageQuery(reference=reference, destination=destination, limit=1000)
+            account.id,
+            MessageQuery(
+                reference=reference, destination=destination, limit=1000, with_history=False
+            ),
         )
     except (RequestError, StorageUnavailable) as exc:
         return envelope(False, *refusal(exc))
@@ -189,18 +223,8 @@ async def get_message_status(request: Request) -> Response:
         for view in views
     ]
     if not output:
-        return envelope(False, "no message with this reference", 0, [])
+        return envelope(False, "no message with this reference", NOT_FOUND, [])
     return envelope(True, "OK", 0, output)
-
-
-def _status_destination(context: WebContext, account: Account, raw: str | None) -> str | None:
-    """The number to filter on, in any form a send accepts (``599123456``, ``+995 599…``)."""
-    if not raw or not raw.strip():
-        return None
-    try:
-        return context.parse_number(account, raw)
-    except NumberError:
-        return raw.strip().removeprefix("+")  # not a number: matches no message
 
 
 routes = [

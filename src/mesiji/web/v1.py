@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -14,9 +14,11 @@ from mesiji.domain.numbers import NumberError
 from mesiji.domain.statuses import MessageStatus
 from mesiji.services.accept import Recipient, SendRequest, SendResult
 from mesiji.services.errors import ErrorCode, RequestError
-from mesiji.storage.message_ports import MessageQuery, MessageView
+from mesiji.storage.message_ports import CursorError, MessageQuery, MessageView
 from mesiji.storage.records import Account
+from mesiji.web import inputs
 from mesiji.web.context import WebContext
+from mesiji.web.inputs import StrictBody
 
 
 class PerRecipient(BaseModel):
@@ -25,7 +27,7 @@ class PerRecipient(BaseModel):
     text: str = Field(max_length=10_000)
 
 
-class SendMessages(BaseModel):
+class SendMessages(StrictBody):
     """A send request: one text to ``to`` (a number or a list), or per-recipient ``messages``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -33,7 +35,7 @@ class SendMessages(BaseModel):
     text: str | None = Field(default=None, max_length=10_000)
     messages: list[PerRecipient] | None = None
     sender: str | None = Field(default=None, max_length=32)
-    reference: str | None = Field(default=None, max_length=100)
+    reference: str | None = Field(default=None, max_length=inputs.MAX_REFERENCE)
     # Checked by the accept service, refused with invalid_callback_url.
     callback_url: str | None = Field(
         default=None,
@@ -74,9 +76,14 @@ class EventOut(BaseModel):
 
 class CallbackOut(BaseModel):
     attempts: int
+    #: Of the callback: pending, delivered or failed.
     status: str
     last_status_code: int | None
     last_error: str | None
+    #: The message status this callback tells (null when it cannot be read).
+    message_status: str | None
+    #: Where it is (or was) sent.
+    url: str
 
 
 class MessageDetail(BaseModel):
@@ -103,7 +110,7 @@ class MessagePage(BaseModel):
     next_cursor: str | None
 
 
-class StopListNumbers(BaseModel):
+class StopListNumbers(StrictBody):
     """Numbers to put on the stop list."""
 
     model_config = ConfigDict(extra="forbid")
@@ -167,9 +174,21 @@ async def _account(
     return await context.authenticate(key)
 
 
+async def _storable(request: Request) -> None:
+    # Query and path parameters, and the one header that is stored: a JSON body is checked by
+    # its model (StrictBody). Runs before authentication and any database read.
+    inputs.check_texts(request.query_params.multi_items())
+    inputs.check_texts(request.path_params.items())
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None:
+        inputs.check_texts([("Idempotency-Key", idempotency_key)])
+
+
 Ctx = Annotated[WebContext, Depends(_context)]
 Authed = Annotated[Account, Depends(_account)]
-router = APIRouter(prefix="/v1", tags=["messages"])
+router = APIRouter(prefix="/v1", tags=["messages"], dependencies=[Depends(_storable)])
+#: Later than this a ``send_at`` is refused: its validity must still fit the calendar.
+_LATEST_SEND_AT = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @router.post("/messages", status_code=201, response_model=SendAnswer)
@@ -195,7 +214,7 @@ async def send_messages(
             reference=body.reference,
             urgent=body.urgent,
             callback_url=body.callback_url,
-            send_at=body.send_at,
+            send_at=_send_at(body.send_at),
             validity=_validity(body.validity),
             idempotency_key=idempotency_key,
             request_hash=request_hash,
@@ -213,8 +232,9 @@ async def send_messages(
 async def get_message(message_id: str, context: Ctx, account: Authed) -> MessageDetail:
     """One message with its history and callback attempts."""
     view = None
-    if message_id.isdigit() and len(message_id) < 19:
-        view = await context.messages.get_message(account.id, int(message_id))
+    wanted = inputs.message_id(message_id)
+    if wanted is not None:
+        view = await context.messages.get_message(account.id, wanted)
     if view is None:
         raise RequestError(ErrorCode.not_found, f"no message {message_id}")
     return _detail(view)
@@ -226,26 +246,33 @@ async def list_messages(
     account: Authed,
     *,
     status: MessageStatus | None = None,
-    reference: Annotated[str | None, Query(max_length=100)] = None,
+    reference: Annotated[str | None, Query(max_length=inputs.MAX_REFERENCE)] = None,
     to: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MessagePage:
-    """Messages, newest first, a page at a time (follow ``next_cursor``)."""
-    views, next_cursor = await context.messages.list_messages(
-        account.id,
-        MessageQuery(
-            status=status,
-            reference=reference,
-            destination=to.removeprefix("+") if to else None,
-            since=since,
-            until=until,
-            cursor=cursor,
-            limit=limit,
-        ),
+    """Messages, newest first, a page at a time (follow ``next_cursor``).
+
+    ``since`` (inclusive) and ``until`` (exclusive) need a timezone offset; ``to`` takes a
+    number in any form a send does.
+    """
+    query = MessageQuery(
+        status=status,
+        reference=reference,
+        destination=context.number_filter(account, to),
+        since=inputs.utc("since", since) if since is not None else None,
+        until=inputs.utc("until", until) if until is not None else None,
+        cursor=cursor,
+        limit=limit,
     )
+    try:
+        views, next_cursor = await context.messages.list_messages(account.id, query)
+    except CursorError as exc:
+        raise RequestError(
+            ErrorCode.invalid_request, "cursor is not a next_cursor this listing returned"
+        ) from exc
     return MessagePage(messages=[_detail(v) for v in views], next_cursor=next_cursor)
 
 
@@ -322,17 +349,19 @@ async def cancel_message(message_id: str, context: Ctx, account: Authed) -> Mess
     404 ``not_found`` for an unknown id (or another account's); 409 ``not_cancellable`` once a
     dispatcher has claimed a part of it, or it has ended.
     """
-    number = _message_number(message_id)
+    number = inputs.message_id(message_id)
     if number is None or context.cancel is None:
         raise RequestError(ErrorCode.not_found, f"no message {message_id}")
     return _detail(await context.cancel.cancel(account, number))
 
 
-def _message_number(raw: str) -> int | None:
-    """A message id as the API shows it (ASCII digits, a signed 64-bit integer), or None."""
-    if raw.isascii() and raw.isdigit() and len(raw) < 19:
-        return int(raw)
-    return None
+def _send_at(send_at: datetime | None) -> datetime | None:
+    if send_at is None:
+        return None
+    at = inputs.utc("send_at", send_at, code=ErrorCode.invalid_send_at)
+    if at >= _LATEST_SEND_AT:
+        raise RequestError(ErrorCode.invalid_send_at, "send_at must be before the year 9999")
+    return at
 
 
 def _recipients(body: SendMessages, limit: int) -> list[Recipient]:
@@ -404,8 +433,15 @@ def _detail(view: MessageView) -> MessageDetail:
         valid_until=view.valid_until,
         events=[EventOut(status=s, reason=r, at=at) for s, r, at in view.events],
         callbacks=[
-            CallbackOut(attempts=a, status=s, last_status_code=c, last_error=e)
-            for a, s, c, e in view.callbacks
+            CallbackOut(
+                attempts=c.attempts,
+                status=c.status,
+                last_status_code=c.last_status_code,
+                last_error=c.last_error,
+                message_status=c.message_status,
+                url=c.url,
+            )
+            for c in view.callbacks
         ],
     )
 
