@@ -108,6 +108,7 @@ class Gateway:
             dispatchers=self.dispatchers,
             receipts=self.receipts,
             notifier=self.notifier,
+            receipt_wait=self.receipt_wait,
         )
         self.app: FastAPI = create_app(
             WebContext(

@@ -15,6 +15,8 @@ Every exception Mesiji raises on purpose derives from :class:`MesijiError`. Each
     │                                  (services.errors; mapped to HTTP by mesiji.web)
     ├── Overloaded                     more requests waiting than the gateway takes:
     │                                  transient, HTTP 429 with Retry-After
+    ├── UnsendableError                a part that cannot become a submit_sm (services)
+    ├── CommandError                   a CLI command refused its input (cli.inputs)
     ├── StorageError                   anything the database said (storage.errors)
     │   ├── StorageUnavailable         locked, full or unreachable: transient, HTTP 503
     │   ├── Conflict                   a uniqueness rule, e.g. an Idempotency-Key reused

@@ -25,6 +25,7 @@ from mesiji.services.accept import AcceptService
 from mesiji.services.dispatch import Dispatcher
 from mesiji.services.group_commit import AcceptBatcher
 from mesiji.services.notify import Notifier
+from mesiji.services.receipt_wait import ReceiptWait
 from mesiji.services.receipts import ReceiptHandler
 from mesiji.storage.message_ports import StatusChange
 
@@ -38,6 +39,7 @@ _DISPATCH_OUTCOMES = {
     "failed": "Parts that could not be sent (final).",
     "deferred": "Parts left to their lease: still throttled after the client's retries.",
     "unknown": "Parts left to their lease: the link dropped or no response came.",
+    "no_message_id": "Parts the SMSC accepted without a message_id: ended unknown at once.",
 }
 
 
@@ -55,12 +57,14 @@ class GatewayMetrics(Collector):
         dispatchers: Sequence[Dispatcher],
         receipts: ReceiptHandler,
         notifier: Notifier,
+        receipt_wait: ReceiptWait,
     ) -> None:
         self._accept = accept
         self._batcher = batcher
         self._dispatchers = tuple(dispatchers)
         self._receipts = receipts
         self._notifier = notifier
+        self._receipt_wait = receipt_wait
         # Every status from the start, at 0: a series that appears later looks like a reset.
         self._statuses = Tally({status.value: 0 for status in MessageStatus})
         self.registry = CollectorRegistry()
@@ -101,6 +105,11 @@ class GatewayMetrics(Collector):
             "Send requests refused with 429: too many were waiting to be committed.",
             self._batcher.overloaded,
         )
+        yield _counter(
+            "mesiji_accept_split",
+            "Extra transactions run to commit failed groups again in halves (a refused value).",
+            self._batcher.split,
+        )
         yield GaugeMetricFamily(
             "mesiji_accept_queued",
             "Send requests waiting for the next group commit.",
@@ -108,6 +117,16 @@ class GatewayMetrics(Collector):
         )
         yield from self._dispatch()
         yield _counter("mesiji_receipts_stored", "Delivery receipts stored.", self._receipts.stored)
+        yield _counter(
+            "mesiji_receipts_unstorable",
+            "Receipts the database refused even reduced to ASCII: acknowledged and logged.",
+            self._receipts.unstorable,
+        )
+        yield _counter(
+            "mesiji_receipts_given_up",
+            "Parts ended unknown: no receipt within dispatch.receipt_wait_seconds.",
+            self._receipt_wait.given_up,
+        )
         yield _counter(
             "mesiji_callbacks_attempted",
             "Status callback attempts made.",

@@ -210,8 +210,9 @@ async def test_receipt_values_are_made_storable_before_the_commit() -> None:
     pdu = DeliverSm(esm_class=int(EsmClass.smsc_delivery_receipt), short_message=body)
     await handler.handle("sim", pdu)
     [stored] = store.taken
-    assert stored.raw == "id:5 sub:001 dlvrd:001 stat:DELIVRD err:0\ufffd0 text:a\ufffdb"
-    assert stored.error_code == "0\ufffd0"
+    # Trailing NULs dropped, inner ones read as the field separators they stand for.
+    assert stored.raw == "id:5 sub:001 dlvrd:001 stat:DELIVRD err:0 0 text:a b"
+    assert "\x00" not in (stored.error_code or "")
     assert store.sizes["apply_receipts"] == [1]
 
 

@@ -575,6 +575,6 @@ def test_an_empty_malformed_receipted_message_id_leaves_the_text_id() -> None:
     assert receipt_from_pdu(pdu).message_id == "7A"
 
 
-def test_the_text_of_a_receipt_reads_nuls_as_spaces() -> None:
-    pdu = _receipt_pdu(b"id:7A\x00stat:DELIVRD err:000\x00")
-    assert receipt_text(pdu) == "id:7A stat:DELIVRD err:000 "
+def test_the_text_of_a_receipt_drops_its_terminator_and_reads_other_nuls_as_spaces() -> None:
+    pdu = _receipt_pdu(b"id:7A\x00stat:DELIVRD err:000\x00\x00")
+    assert receipt_text(pdu) == "id:7A stat:DELIVRD err:000"

@@ -18,6 +18,7 @@ Text from a peer that cannot be refused (an SMSC's receipt) is made storable ins
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from mesiji.errors import MesijiError
@@ -25,12 +26,14 @@ from mesiji.errors import MesijiError
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "MAX_REFERENCE",
     "UnstorableValue",
     "check_datetime",
     "check_integer",
     "check_text",
     "has_content",
     "storable_text",
+    "why_unstorable",
 ]
 
 #: The earliest and latest points in time a stored value may hold. Far inside what PostgreSQL
@@ -39,8 +42,13 @@ __all__ = [
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
+#: Characters of a client's ``reference``. It is indexed, and a PostgreSQL index entry holds at
+#: most about 2.7 kB: a long, incompressible reference failed the insert.
+MAX_REFERENCE = 100
+
 _NUL = "\x00"
 _REPLACEMENT = "\ufffd"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class UnstorableValue(MesijiError):  # noqa: N818 -- named like the storage errors it prevents
@@ -56,11 +64,20 @@ def check_text(value: str, *, field: str, max_length: int | None = None) -> str:
     """``value`` unchanged if both engines store it; else raise :class:`UnstorableValue`."""
     if max_length is not None and len(value) > max_length:
         raise UnstorableValue(field, f"is longer than {max_length} characters")
-    if _NUL in value:
-        raise UnstorableValue(field, "contains a NUL character (U+0000)")
-    if _has_surrogate(value):
-        raise UnstorableValue(field, "contains a lone surrogate (not a Unicode character)")
+    reason = why_unstorable(value)
+    if reason is not None:
+        raise UnstorableValue(field, reason)
     return value
+
+
+def why_unstorable(value: str) -> str | None:
+    """Why neither engine can store ``value`` (a NUL, a lone surrogate), or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    if found.group() == _NUL:
+        return "contains a NUL character (U+0000)"
+    return "contains an unpaired surrogate (U+D800..U+DFFF), which is not a character"
 
 
 def storable_text(value: str, *, max_length: int) -> str:

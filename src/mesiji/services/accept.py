@@ -22,6 +22,7 @@ from mesiji.domain.numbers import parse_destination
 from mesiji.domain.senders import valid_sender_name
 from mesiji.domain.statuses import MessageStatus
 from mesiji.domain.storable import (
+    MAX_REFERENCE,
     UnstorableValue,
     check_datetime,
     check_integer,
@@ -42,9 +43,9 @@ T = TypeVar("T")
 
 #: The longest validity a message may ask for: SMSCs cap it at days anyway.
 MAX_VALIDITY = timedelta(days=7)
-#: The longest reference and Idempotency-Key a request may carry (the /v1 limits; the
-#: smsoffice.ge API gets the same). Callback URLs follow mesiji.domain.callback_urls.
-MAX_REFERENCE, MAX_IDEMPOTENCY_KEY = 100, 200
+#: The longest Idempotency-Key a request may carry (references: storable.MAX_REFERENCE;
+#: callback URLs: mesiji.domain.callback_urls).
+MAX_IDEMPOTENCY_KEY = 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -392,14 +392,14 @@ def receipt_text(pdu: DeliverSm | DataSm) -> str:
     """The receipt's text: the message_payload TLV (§5.3.2.32) if the SMSC used it, else the
     short_message; Latin-1, so any octet decodes.
 
-    NULs read as spaces: they are C-string terminators some SMSCs copy into the text (at its
-    end, or between fields), never part of the Appendix B text, and they only separate
-    fields, as spaces do. The text can then be kept as is, on PostgreSQL too.
+    NULs are C-string terminators some SMSCs copy into the text, never part of the Appendix B
+    text: those at its end are dropped, others read as spaces, since they only separate fields
+    as spaces do. The text can then be kept as is, on PostgreSQL too.
     """
     body = pdu.tlv(tlv.message_payload)
     if body is None and isinstance(pdu, DeliverSm):
         body = pdu.short_message
-    return (body or b"").replace(b"\x00", b" ").decode("latin-1")
+    return (body or b"").rstrip(b"\x00").replace(b"\x00", b" ").decode("latin-1")
 
 
 def receipt_from_pdu(pdu: DeliverSm | DataSm) -> Receipt:

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
+from mesiji.domain.storable import MAX_REFERENCE, why_unstorable
 from mesiji.services.errors import ErrorCode, RequestError
 
 __all__ = [
@@ -36,23 +37,15 @@ __all__ = [
     "utc",
 ]
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # what why_unstorable() refuses, to search fast
 #: Ids are BIGINT on PostgreSQL and 64-bit integers on SQLite.
 MAX_ID = 2**63 - 1
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
-#: Characters of a client's ``reference``. It is indexed, and a PostgreSQL index entry holds at
-#: most about 2.7 kB: a long, incompressible reference failed the insert.
-MAX_REFERENCE = 100
 
 
 def unstorable(value: str) -> str | None:
     """Why ``value`` cannot be stored or answered (a NUL, a lone surrogate), or None."""
-    found = _UNSTORABLE.search(value)
-    if found is None:
-        return None
-    if found.group() == "\x00":
-        return "contains a NUL character (U+0000)"
-    return "contains an unpaired surrogate (U+D800..U+DFFF), which is not a character"
+    return why_unstorable(value)
 
 
 def check_texts(named: Iterable[tuple[str, str]]) -> None:
