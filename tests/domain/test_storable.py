@@ -28,9 +28,9 @@ def test_text_both_engines_store_is_returned_unchanged(value: str) -> None:
     [
         ("a\x00b", "contains a NUL character"),
         ("\x00", "contains a NUL character"),
-        ("a\ud800", "contains a lone surrogate"),
-        ("\udfff", "contains a lone surrogate"),
-        ("ა\udc80", "contains a lone surrogate"),
+        ("a\ud800", "contains an unpaired surrogate"),
+        ("\udfff", "contains an unpaired surrogate"),
+        ("ა\udc80", "contains an unpaired surrogate"),
         ("a" * 11, "is longer than 10 characters"),
     ],
 )
