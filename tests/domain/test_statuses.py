@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mesiji.domain.delivery import DeliveryState
 from mesiji.domain.statuses import (
     FINAL_ORDER,
     MessageStatus,
@@ -19,7 +20,6 @@ from mesiji.domain.statuses import (
     part_status_from_receipt,
     statuses_before,
 )
-from mesiji.smpp.receipts import DeliveryState
 
 Q = PartStatus.QUEUED
 S = PartStatus.SUBMITTING

@@ -9,10 +9,11 @@ import pytest
 from mesiji.errors import SmppError, TextError
 from mesiji.simulator import mo_pdus
 from mesiji.smpp import tlv
-from mesiji.smpp.constants import BindMode, CommandStatus, DataCoding, Ton
+from mesiji.smpp.constants import BindMode, CommandStatus, Ton
 from mesiji.smpp.pdus import DeliverSm
 from mesiji.testing import VirtualClock
 from mesiji.text import Reassembler, SarInfo, concat_info_from, decode_text
+from mesiji.text.coding import DataCoding
 
 from .conftest import SAFETY, Harness
 

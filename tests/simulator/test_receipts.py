@@ -6,12 +6,13 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 
+from mesiji.domain.delivery import DeliveryState
 from mesiji.simulator import Outcome, SmscSimulator
 from mesiji.smpp import tlv
 from mesiji.smpp.constants import BindMode, CommandStatus, MessageState
 from mesiji.smpp.fields import SmeAddress
 from mesiji.smpp.pdus import DeliverSm, SubmitMulti, SubmitMultiResp, SubmitSmResp
-from mesiji.smpp.receipts import DeliveryState, parse_receipt
+from mesiji.smpp.receipts import parse_receipt
 from mesiji.testing import VirtualClock, eventually
 from mesiji.text import ConcatMethod, split_text
 

@@ -16,7 +16,6 @@ from mesiji.smpp import tlv
 from mesiji.smpp.codec import PduDecoder, decode, encode
 from mesiji.smpp.constants import (
     CommandStatus,
-    DataCoding,
     EsmClass,
     MessageState,
     Npi,
@@ -56,6 +55,7 @@ from mesiji.smpp.pdus import (
     UnbindResp,
 )
 from mesiji.smpp.tlv import Tlv
+from mesiji.text.coding import DataCoding
 
 
 def _hex(*parts: str) -> bytes:

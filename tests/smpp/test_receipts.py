@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mesiji.domain.delivery import DeliveryState
 from mesiji.errors import SmppError
 from mesiji.smpp.codec import decode
 from mesiji.smpp.constants import EsmClass, MessageState
@@ -17,7 +18,6 @@ from mesiji.smpp.pdus import DeliverSm
 from mesiji.smpp.receipts import (
     MESSAGE_STATE_TO_DELIVERY_STATE,
     STAT_WORDS,
-    DeliveryState,
     Receipt,
     ReceiptError,
     canonical_message_id,

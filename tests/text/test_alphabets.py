@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mesiji.errors import TextError
-from mesiji.smpp.constants import DataCoding
 from mesiji.text import Alphabet, choose_alphabet, decode_text, encode_text
+from mesiji.text.coding import DataCoding
 
 GEORGIAN = "გამარჯობა"
 

@@ -9,6 +9,7 @@ randomness come in as arguments or from :mod:`secrets`. The modules:
   and the normalisation of the carrier names phonenumbers reports.
 - :mod:`mesiji.domain.statuses` — the life cycle of message parts and messages, the legal
   transitions, a message's status derived from its parts, and the mapping from receipts.
+- :mod:`mesiji.domain.delivery` — the delivery state an SMSC's receipt reports.
 - :mod:`mesiji.domain.keys` — API keys and webhook signatures.
 - :mod:`mesiji.domain.credits` — what a message costs, and the error for a short balance.
 - :mod:`mesiji.domain.senders` — which sender names an SMS can carry.

@@ -41,7 +41,7 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from mesiji.smpp.receipts import DeliveryState
+from mesiji.domain.delivery import DeliveryState
 
 __all__ = [
     "AWAITING_RECEIPT",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from mesiji.errors import TextError
 from mesiji.smpp.addresses import source_address
-from mesiji.smpp.constants import DataCoding, EsmClass
+from mesiji.smpp.constants import EsmClass
 from mesiji.smpp.pdus import DeliverSm
 from mesiji.smpp.submit import part_tlvs
 from mesiji.text import Alphabet, ConcatMethod, split_text
+from mesiji.text.coding import DataCoding
 
 __all__ = ["mo_pdus"]
 

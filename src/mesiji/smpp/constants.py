@@ -1,8 +1,8 @@
 """SMPP 3.4 numeric constants, named as the specification names them.
 
 Sources: SMPP 3.4 §5.1.2 (command_id), §5.1.3 (command_status), §5.2.5-6 (TON, NPI),
-§5.2.12 (esm_class), §5.2.17 (registered_delivery), §5.2.19 (data_coding), §5.2.28
-(message_state).
+§5.2.12 (esm_class), §5.2.17 (registered_delivery), §5.2.28 (message_state). data_coding
+(§5.2.19) is a GSM 03.38 concept and lives in :mod:`mesiji.text.coding`.
 """
 
 from __future__ import annotations
@@ -169,24 +169,6 @@ class RegisteredDelivery(IntFlag):
     #: SMSC delivery receipt requested on failure only.
     receipt_on_failure = 0x02
     intermediate_notification = 0x10
-
-
-class DataCoding(IntEnum):
-    """data_coding values Mesiji sends or understands (SMPP 3.4 §5.2.19)."""
-
-    smsc_default = 0x00  # GSM 03.38 default alphabet on practically every GSM SMSC
-    ia5 = 0x01
-    octet_unspecified_2 = 0x02
-    latin1 = 0x03
-    octet_unspecified_4 = 0x04
-    jis = 0x05
-    cyrillic = 0x06
-    latin_hebrew = 0x07
-    ucs2 = 0x08
-    pictogram = 0x09
-    music_codes = 0x0A
-    extended_kanji = 0x0D
-    ks_c_5601 = 0x0E
 
 
 class MessageState(IntEnum):

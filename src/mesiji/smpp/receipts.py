@@ -21,9 +21,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from types import MappingProxyType
 
+from mesiji.domain.delivery import DeliveryState
 from mesiji.errors import SmppError
 from mesiji.smpp import tlv
 from mesiji.smpp.constants import ESM_CLASS_TYPE_MASK, EsmClass, MessageState
@@ -32,7 +32,6 @@ from mesiji.smpp.pdus import DataSm, DeliverSm
 __all__ = [
     "MESSAGE_STATE_TO_DELIVERY_STATE",
     "STAT_WORDS",
-    "DeliveryState",
     "Receipt",
     "ReceiptError",
     "canonical_message_id",
@@ -48,33 +47,6 @@ __all__ = [
 class ReceiptError(SmppError):
     """A delivery receipt that cannot be used: no message id in its TLVs nor in its text."""
 
-
-class DeliveryState(StrEnum):
-    """The one delivery state the gateway maps every receipt to."""
-
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    EXPIRED = "expired"
-    DELETED = "deleted"
-    REJECTED = "rejected"
-    ACCEPTED = "accepted"
-    UNKNOWN = "unknown"
-    ENROUTE = "enroute"
-
-    @property
-    def is_final(self) -> bool:
-        """Whether no later receipt is expected for the message.
-
-        SMPP 3.4 §5.2.28 counts ACCEPTED and UNKNOWN among the final states, but in the field
-        ACCEPTD mostly means "taken by the SMSC or the next hop" and UNKNOWN "not known yet",
-        and a DELIVRD or UNDELIV often follows. So Mesiji treats both, like ENROUTE, as
-        intermediate: the message stays open until a final receipt comes or its validity period
-        runs out.
-        """
-        return self not in _NOT_FINAL
-
-
-_NOT_FINAL = frozenset({DeliveryState.ENROUTE, DeliveryState.ACCEPTED, DeliveryState.UNKNOWN})
 
 #: stat words (upper case) to states: the seven-letter words of SMPP 3.4 Appendix B and §5.2.28,
 #: plus the spellings seen from real SMSCs.

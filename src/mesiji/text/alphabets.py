@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from mesiji.errors import TextError
-from mesiji.smpp.constants import DataCoding
+from mesiji.text.coding import DataCoding
 from mesiji.text.gsm7 import decode_gsm7, encode_gsm7, gsm7_septets
 
 __all__ = ["Alphabet", "choose_alphabet", "decode_text", "encode_text"]
