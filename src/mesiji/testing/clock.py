@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -32,6 +33,18 @@ class VirtualClock:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + max(0.0, seconds), next(self._counter), future))
         await future
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.Future[None]:
+        """Run ``callback`` when :meth:`advance` reaches ``when``; cancel the returned future."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def fire(done: asyncio.Future[None]) -> None:
+            if not done.cancelled():
+                callback()
+
+        future.add_done_callback(fire)
+        heapq.heappush(self._sleepers, (max(self._now, when), next(self._counter), future))
+        return future
 
     async def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, waking sleepers on the way."""
