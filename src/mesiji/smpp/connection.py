@@ -267,7 +267,11 @@ class SmppConnection(asyncio.Protocol):
     def _arm_timer(self) -> None:
         """The one timer: the protocol's next deadline, on the injected clock."""
         deadline = None if self.closed.is_set() else self.protocol.next_deadline()
-        if deadline == self._timer_at:
+        if deadline == self._timer_at or (
+            deadline is not None and self._timer_at is not None and self._timer_at < deadline
+        ):
+            # An earlier timer is armed: let it fire, tick() is harmless early and re-arms.
+            # Saves a cancel + call_at for every request at high rates.
             return
         if self._timer is not None:
             self._timer.cancel()
