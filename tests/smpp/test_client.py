@@ -375,7 +375,7 @@ async def test_silent_peer_is_detected_by_enquire_link_and_rebound(clock: Virtua
         async with SmppClient(settings, clock=clock) as client:
             await asyncio.wait_for(client.wait_bound(), 5)
             transport = smsc.connections[0]._transport
-            assert transport is not None
+            assert isinstance(transport, asyncio.ReadTransport)  # a real socket here
             transport.pause_reading()  # the SMSC hangs: it reads and answers nothing
             await clock.advance(10.0)  # silence long enough for an enquire_link
             await clock.advance(3.0)  # ... which goes unanswered
