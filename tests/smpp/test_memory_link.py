@@ -8,6 +8,7 @@ from mesiji.smpp.client import ClientSettings, SmppClient
 from mesiji.smpp.codec import PduDecoder, encode
 from mesiji.smpp.connection import LinkSettings
 from mesiji.smpp.pdus import (
+    BindTransceiver,
     BindTransceiverResp,
     EnquireLink,
     Pdu,
@@ -21,7 +22,9 @@ from mesiji.testing import MemoryTransport, VirtualClock, memory_connector
 class ScriptedSmsc(asyncio.Protocol):
     """The SMSC end of the pair: records what arrives, answers only what the test writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, auto: bool = False) -> None:
+        #: Answer every submit_sm at once with ESME_ROK (else only what the test writes).
+        self.auto = auto
         self.transport: MemoryTransport | None = None
         self.decoder = PduDecoder()
         self.received: list[Pdu] = []
@@ -34,6 +37,16 @@ class ScriptedSmsc(asyncio.Protocol):
         self.decoder.feed(data)
         while (pdu := self.decoder.next_pdu()) is not None:
             self.received.append(pdu)
+            if self.auto and isinstance(pdu, SubmitSm | BindTransceiver | Unbind):
+                self.answer(
+                    pdu.response(message_id="X")
+                    if isinstance(pdu, SubmitSm)
+                    else (
+                        pdu.response(system_id="smsc")
+                        if isinstance(pdu, BindTransceiver)
+                        else pdu.response()
+                    )
+                )
 
     def answer(self, pdu: Pdu) -> None:
         assert self.transport is not None
@@ -44,8 +57,9 @@ class ScriptedSmsc(asyncio.Protocol):
         return [(pdu.command_id.name, pdu.sequence_number) for pdu in self.received]
 
 
-def settings(window: int) -> ClientSettings:
+def settings(window: int, tps: float | None = None) -> ClientSettings:
     return ClientSettings(
+        tps=tps,
         host="memory",
         port=0,
         system_id="t",
@@ -130,3 +144,52 @@ async def test_window_2_full_and_unbind_with_requests_in_flight() -> None:
     for task in submits[2:]:
         task.cancel()
     await client.close()
+
+
+async def test_window_4_caps_requests_in_flight_on_the_wire() -> None:
+    clock = VirtualClock()
+    smsc = ScriptedSmsc()
+    client = SmppClient(settings(4), clock=clock, connector=memory_connector(lambda: smsc))
+    client.start()
+    await clock.advance(0)
+    smsc.answer(BindTransceiverResp(sequence_number=1, system_id="smsc"))
+    await clock.advance(0)
+    tasks = [asyncio.ensure_future(client.submit(a_submit())) for _ in range(10)]
+    await clock.advance(0)
+    # Every byte the client wrote is on the pair: exactly four submits, no fifth.
+    assert smsc.wire[1:] == [("submit_sm", n) for n in range(2, 6)]
+    smsc.answer(SubmitSmResp(sequence_number=2, message_id="A"))
+    await clock.advance(0)
+    assert smsc.wire[5:] == [("submit_sm", 6)]
+    answered = {2}
+    while not all(task.done() for task in tasks):
+        for name, sequence in smsc.wire:
+            if name == "submit_sm" and sequence not in answered:
+                answered.add(sequence)
+                smsc.answer(SubmitSmResp(sequence_number=sequence, message_id="B"))
+        await clock.advance(0)
+    sequences = [seq for name, seq in smsc.wire if name == "submit_sm"]
+    assert len(sequences) == len(set(sequences)) == 10
+    closing = asyncio.ensure_future(client.close())
+    await clock.advance(0)
+    smsc.answer(Unbind(sequence_number=smsc.wire[-1][1]).response())
+    await clock.advance(0)
+    await closing
+
+
+async def test_tps_cap_spaces_submits_by_the_clock() -> None:
+    clock = VirtualClock()
+    smsc = ScriptedSmsc(auto=True)
+    client = SmppClient(
+        settings(10, tps=10.0), clock=clock, connector=memory_connector(lambda: smsc)
+    )
+    async with client:
+        await clock.advance(0)
+        tasks = [asyncio.ensure_future(client.submit(a_submit())) for _ in range(11)]
+        await clock.advance(0)
+        assert sum(task.done() for task in tasks) == 1  # the burst of 1
+        assert [n for n, _ in smsc.wire].count("submit_sm") == 1
+        await clock.advance(0.5)
+        assert sum(task.done() for task in tasks) == 6
+        await clock.advance(0.5)
+        assert all(task.done() for task in tasks)
