@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -91,9 +92,9 @@ class SmppConnection(asyncio.Protocol):
             observer=observer,
         )
         self._transport: Transport | None = None
-        # Room in the window is the protocol's to count; this only wakes the waiters.
-        self._room = asyncio.Event()
-        self._room.set()
+        # Room in the window is the protocol's to count; these only wait for it, first come
+        # first served, and each freed slot wakes one of them (a Condition's notify(1)).
+        self._room_waiters: deque[asyncio.Future[None]] = deque()
         self._writable = asyncio.Event()
         self._writable.set()
         self._flush_scheduled = False
@@ -160,8 +161,14 @@ class SmppConnection(asyncio.Protocol):
             ):
                 # Not allowed in this state: send() raises LocalProtocolError, as it should.
                 return await self._send_request(pdu)
-            self._room.clear()
-            await self._room.wait()
+            waiter = asyncio.get_running_loop().create_future()
+            self._room_waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # pass the slot this waiter was given on
+                raise
 
     async def bind(self, pdu: Bind) -> BindResp:
         """Bind; raises :class:`BindError` unless the SMSC answers ESME_ROK."""
@@ -216,7 +223,7 @@ class SmppConnection(asyncio.Protocol):
         while (event := protocol.next_event()) is not None:
             if isinstance(event, Answered):
                 _resolve(event.token, event.response)
-                self._room.set()
+                self._wake_one()
             elif isinstance(event, PeerRequest):
                 self._answer(event.request)
             elif isinstance(event, TimedOut):
@@ -227,7 +234,7 @@ class SmppConnection(asyncio.Protocol):
                         f"#{event.request.sequence_number} in {self.settings.response_timeout}s"
                     ),
                 )
-                self._room.set()
+                self._wake_one()
             elif isinstance(event, PeerNotification):
                 self._call_handler_for_notification(event.pdu)
             elif isinstance(event, PeerProtocolError):
@@ -245,11 +252,19 @@ class SmppConnection(asyncio.Protocol):
         error = ConnectionClosedError(f"{self.name}: {self.close_reason}")
         for token in event.abandoned:
             _fail(token, error)
-        self._room.set()
+        while self._room_waiters:
+            self._wake_one()
         self._writable.set()
         if self._transport is not None:
             self._flush()
             self._transport.close()  # connection_lost follows and sets ``closed``
+
+    def _wake_one(self) -> None:
+        while self._room_waiters:
+            waiter = self._room_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
@@ -312,7 +327,8 @@ class SmppConnection(asyncio.Protocol):
         if self.protocol.closed:
             return  # the link went while the handler ran; the peer will ask again
         self.protocol.respond(request, response)
-        self._pump()
+        # A response raises no event and moves no deadline: only the bytes need to go.
+        self._schedule_flush()
 
     def _handler_failed(self, request: Request, exc: Exception) -> Pdu:
         log.error("%s: handler failed for %r", self.name, request, exc_info=exc)
