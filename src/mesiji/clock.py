@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+
+class TimerHandle(Protocol):
+    """A callback scheduled with :meth:`Clock.call_at`."""
+
+    def cancel(self) -> None:
+        """Do not run the callback (harmless once it ran)."""
+        ...
 
 
 class Clock(Protocol):
@@ -28,6 +36,10 @@ class Clock(Protocol):
         """Wait ``seconds`` of this clock's time."""
         ...
 
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` on the running loop once :meth:`monotonic` reaches ``when``."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -40,6 +52,10 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        # The loop's own clock may differ from time.monotonic() (uvloop): go by the delay.
+        return asyncio.get_running_loop().call_later(max(0.0, when - time.monotonic()), callback)
 
 
 async def first_completed(*waits: Awaitable[object]) -> None:

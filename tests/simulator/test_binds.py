@@ -96,7 +96,9 @@ async def test_submit_on_a_receiver_bind_is_refused(harness: Harness) -> None:
     esme = await harness.esme(sim, BindMode.receiver)
 
     # Our own session would refuse to send it (§2.3), so write it past the session.
-    esme.conn.send(SubmitSm(sequence_number=77, destination_addr="1", short_message=b"x"))
+    esme.conn.send(
+        SubmitSm(sequence_number=77, destination_addr="1", short_message=b"x"), unchecked=True
+    )
     await esme.wait_for(lambda: any(isinstance(pdu, SubmitSmResp) for _, pdu in esme.wire))
 
     response = next(pdu for _, pdu in esme.wire if isinstance(pdu, SubmitSmResp))

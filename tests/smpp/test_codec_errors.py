@@ -599,6 +599,9 @@ def _sans_io_modules() -> list[str]:
         "mesiji.smpp.tlv",
         "mesiji.smpp.pdus",
         "mesiji.smpp.codec",
+        "mesiji.smpp.session",
+        "mesiji.smpp.protocol",
+        "mesiji.smpp.transport",
         "mesiji.smpp.receipts",
         "mesiji.text",
     ]
@@ -617,4 +620,6 @@ def test_module_does_not_import_asyncio(module: str) -> None:
 def test_sans_io_modules_include_the_codec() -> None:
     modules = _sans_io_modules()
     assert "mesiji.smpp.codec" in modules
+    assert "mesiji.smpp.protocol" in modules
+    assert "mesiji.smpp.session" in modules
     assert "mesiji.text" in modules

@@ -57,6 +57,14 @@ def record_id(text: str) -> int:
     return value
 
 
+def window(text: str) -> int:
+    """An SMPP window: 1 to 100000 outstanding requests (argparse type)."""
+    value = _ascii_int(text, "a window")
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text}: a window is 1 to 100000 requests")
+    return value
+
+
 def credits(text: str) -> int:
     """A number of credits, possibly negative (argparse type)."""
     value = _ascii_int(text, "credits")

@@ -13,7 +13,7 @@ import random
 import sys
 from typing import TextIO
 
-from mesiji.cli.inputs import seconds, smsc_address
+from mesiji.cli.inputs import seconds, smsc_address, window
 from mesiji.errors import BindError, SmppError, TextError
 from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
 from mesiji.smpp.codec import encode
@@ -56,6 +56,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     send.add_argument("--wait-receipt", action="store_true", help="wait for every receipt")
     send.add_argument("--timeout", type=seconds, default=30.0, help="seconds (default 30)")
     send.add_argument("--hex", action="store_true", help="also print each PDU's bytes")
+    send.add_argument(
+        "--window", type=window, default=None, help="requests in flight (default: parts + 1)"
+    )
+    send.add_argument(
+        "--enquire-link",
+        type=seconds,
+        default=30.0,
+        help="seconds of silence before an enquire_link (default 30)",
+    )
     # It prints every PDU and its own errors: the client's log lines would only repeat them.
     send.set_defaults(func=run, default_log_level="error")
 
@@ -115,7 +124,11 @@ async def send(args: argparse.Namespace, out: TextIO, err: TextIO = sys.stderr) 
         password=args.password,
         system_type=args.system_type,
         bind=BindKind(args.bind),
-        link=LinkSettings(window=len(pdus) + 1, response_timeout=args.timeout),
+        link=LinkSettings(
+            window=args.window or len(pdus) + 1,
+            response_timeout=args.timeout,
+            enquire_link_interval=args.enquire_link,
+        ),
         connect_timeout=args.timeout,
         reconnect_max=1.0,
     )

@@ -156,6 +156,10 @@ class SmscSimulator:
 
     # --- connections -------------------------------------------------------------------
 
+    def new_connection(self) -> SmppConnection:
+        """A new SMSC-side connection for any transport (a memory pair in tests)."""
+        return self._make_connection()
+
     def _make_connection(self) -> SmppConnection:
         self._connections += 1
         link = EsmeLink(

@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: Receives each deliver_sm / data_sm from the SMSC; the SMSC hears OK once it returns.
 DeliverHandler = Callable[[DeliverSm | DataSm], Awaitable[None]]
+#: Opens a link for a connection factory and returns the connection (TCP unless injected;
+#: :func:`mesiji.testing.memory_connector` for tests without sockets).
+Connector = Callable[[Callable[[], SmppConnection]], Awaitable[SmppConnection]]
 
 
 class BindKind(StrEnum):
@@ -122,8 +125,10 @@ class SmppClient:
         clock: Clock | None = None,
         observer: PduObserver | None = None,
         rng: random.Random | None = None,
+        connector: Connector | None = None,
     ) -> None:
         self.settings = settings
+        self._connector = connector
         self.stats = ClientStats()
         self.last_error: Exception | None = None
         self._on_deliver = on_deliver
@@ -332,19 +337,22 @@ class _Link:
         loop = asyncio.get_running_loop()
         conn: SmppConnection | None = None
         try:
-            async with asyncio.timeout(s.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: SmppConnection(
-                        Role.esme,
-                        client._handle,
-                        settings=s.link,
-                        clock=client._clock,
-                        observer=client._observer,
-                        name=self.name,
-                    ),
-                    s.host,
-                    s.port,
+
+            def factory() -> SmppConnection:
+                return SmppConnection(
+                    Role.esme,
+                    client._handle,
+                    settings=s.link,
+                    clock=client._clock,
+                    observer=client._observer,
+                    name=self.name,
                 )
+
+            async with asyncio.timeout(s.connect_timeout):
+                if client._connector is not None:
+                    conn = await client._connector(factory)
+                else:
+                    _, conn = await loop.create_connection(factory, s.host, s.port)
             await conn.bind(
                 self.bind_class(
                     system_id=s.system_id,

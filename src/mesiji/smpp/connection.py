@@ -1,7 +1,9 @@
-"""One SMPP link over asyncio: moves bytes between a socket and a :class:`Session`.
+"""One SMPP link over asyncio: moves bytes and one timer for an :class:`SmppProtocol`.
 
-The protocol rules live in :mod:`mesiji.smpp.session` and the wire format in
-:mod:`mesiji.smpp.codec`; this layer only writes, waits and times out. It serves both ends: the
+Every protocol decision (window, keepalive, automatic answers, timeouts, states) lives in
+:mod:`mesiji.smpp.protocol`; this layer reads -> feeds -> writes what the protocol returns, arms
+one timer (``loop.call_at`` on the injected clock) for its next deadline, and turns its events
+into futures and handler calls. It serves both ends: the
 ESME client and the SMSC simulator each wrap one :class:`SmppConnection` per TCP connection.
 
 Incoming requests go to a handler. Its answer is sent only when it has returned, so a delivery
@@ -12,43 +14,33 @@ handler may answer at once (return a PDU) or later (return an awaitable).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mesiji.clock import Clock, SystemClock
+from mesiji.clock import Clock, SystemClock, TimerHandle
 from mesiji.errors import (
     BindError,
     ConnectionClosedError,
-    PduError,
     RemoteProtocolError,
     ResponseTimeoutError,
 )
-from mesiji.smpp.codec import PduDecoder, encode
 from mesiji.smpp.constants import CommandStatus, status_name
-from mesiji.smpp.pdus import (
-    PDU_CLASSES,
-    Bind,
-    BindResp,
-    DataSm,
-    DeliverSm,
-    EnquireLink,
-    GenericNack,
-    Pdu,
-    Request,
-    Unbind,
+from mesiji.smpp.pdus import Bind, BindResp, DataSm, DeliverSm, Pdu, Request, Unbind
+from mesiji.smpp.protocol import (
+    Answered,
+    Closed,
+    LinkDead,
+    PeerNotification,
+    PeerProtocolError,
+    PeerRequest,
+    SmppProtocol,
+    TimedOut,
 )
-from mesiji.smpp.session import (
-    NotificationReceived,
-    RequestReceived,
-    RequestRefused,
-    ResponseReceived,
-    Role,
-    Session,
-    UnexpectedResponse,
-)
+from mesiji.smpp.session import Role, Session
+from mesiji.smpp.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +59,14 @@ class LinkSettings:
     window: int = 10
     #: Seconds to wait for a response before the request fails.
     response_timeout: float = 10.0
-    #: Seconds of silence after which an enquire_link is sent (§4.11); unanswered = dead link.
+    #: Seconds of silence after which an enquire_link is sent (§4.11).
     enquire_link_interval: float = 30.0
+    #: Unanswered enquire_links in a row after which the link is dead.
+    dead_after: int = 1
 
 
 class SmppConnection(asyncio.Protocol):
-    """An SMPP session bound to one asyncio transport."""
+    """An SMPP session over one transport (a socket, or a memory pair in tests)."""
 
     def __init__(
         self,
@@ -84,62 +78,59 @@ class SmppConnection(asyncio.Protocol):
         observer: PduObserver | None = None,
         name: str = "smpp",
     ) -> None:
-        self.settings = settings or LinkSettings()
-        self.session = Session(role, window=self.settings.window)
+        self.settings = s = settings or LinkSettings()
         self.name = name
         self._handler = handler
         self._clock = clock or SystemClock()
-        self._observer = observer
-        self._decoder = PduDecoder()
-        self._transport: asyncio.Transport | None = None
-        self._waiters: dict[int, asyncio.Future[Pdu]] = {}
-        self._window = asyncio.Semaphore(self.settings.window)
+        self.protocol = SmppProtocol(
+            role,
+            window=s.window,
+            response_timeout=s.response_timeout,
+            enquire_link_interval=s.enquire_link_interval,
+            dead_after=s.dead_after,
+            now=self._clock.monotonic(),
+            observer=observer,
+        )
+        self._transport: Transport | None = None
+        # Room in the window is the protocol's to count; these only wait for it, first come
+        # first served, and each freed slot wakes one of them (a Condition's notify(1)).
+        self._room_waiters: deque[asyncio.Future[None]] = deque()
         self._writable = asyncio.Event()
         self._writable.set()
-        self._out: list[bytes] = []
         self._flush_scheduled = False
-        self._last_heard = self._clock.monotonic()
-        self._keepalive_pending = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.Task[None] | None = None
+        self._timer: TimerHandle | None = None
+        self._timer_at: float | None = None
         self.closed = asyncio.Event()
         self.close_reason: str | None = None
+
+    @property
+    def session(self) -> Session:
+        """The protocol's session state (bound, can_transmit, outstanding)."""
+        return self.protocol.session
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # a stream transport
-        self._last_heard = self._clock.monotonic()
-        self._timer = asyncio.get_running_loop().create_task(self._run_timer())
+        self.protocol.receive_data(b"", self._clock.monotonic())
+        self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
-        self._last_heard = self._clock.monotonic()
-        self._decoder.feed(data)
-        while True:
-            try:
-                pdu = self._decoder.next_pdu()
-            except PduError as exc:
-                self._reject(exc)
-                if self._decoder.failed:
-                    return
-                continue
-            if pdu is None:
-                return
-            if self._observer is not None:
-                self._observer("<", pdu)
-            self._dispatch(pdu)
+        self.protocol.receive_data(data, self._clock.monotonic())
+        self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        reason = f"connection lost: {exc}" if exc else "closed by peer"
+        self.protocol.close(self.close_reason or reason)
+        self._transport = None
+        self._pump()
         if self.close_reason is None:
-            self.close_reason = f"connection lost: {exc}" if exc else "closed by peer"
-        for request in self.session.abandon():
-            waiter = self._waiters.pop(request.sequence_number, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(ConnectionClosedError(f"{self.name}: {self.close_reason}"))
+            self.close_reason = reason
+        self.closed.set()
         if self._timer is not None:
             self._timer.cancel()
-        self._writable.set()
-        self.closed.set()
+            self._timer = None
 
     def pause_writing(self) -> None:
         self._writable.clear()
@@ -159,12 +150,25 @@ class SmppConnection(asyncio.Protocol):
         Waits for room in the window and in the socket's buffer first. Raises
         :class:`ResponseTimeoutError` or :class:`ConnectionClosedError`.
         """
-        async with self._window:
+        while True:
             if self.is_closed:
                 raise ConnectionClosedError(f"{self.name}: {self.close_reason or 'not open'}")
             if not self._writable.is_set():
                 await self._writable.wait()
-            return await self._send_request(pdu)
+                continue
+            if self.protocol.can_send(pdu.command_id) or not self.protocol.session.allowed(
+                pdu.command_id
+            ):
+                # Not allowed in this state: send() raises LocalProtocolError, as it should.
+                return await self._send_request(pdu)
+            waiter = asyncio.get_running_loop().create_future()
+            self._room_waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # pass the slot this waiter was given on
+                raise
 
     async def bind(self, pdu: Bind) -> BindResp:
         """Bind; raises :class:`BindError` unless the SMSC answers ESME_ROK."""
@@ -182,7 +186,8 @@ class SmppConnection(asyncio.Protocol):
             return
         try:
             if self.session.bound:
-                await asyncio.shield(self._send_request(Unbind(), force=True))
+                # unbind never counts against the window (mesiji.smpp.protocol).
+                await asyncio.shield(self._send_request(Unbind()))
         except (ConnectionClosedError, ResponseTimeoutError, RemoteProtocolError):
             pass
         finally:
@@ -196,36 +201,72 @@ class SmppConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
-    def send(self, pdu: Pdu) -> None:
-        """Write a PDU that takes no response (generic_nack, outbind, alert_notification)."""
-        self._write(pdu)
+    def send(self, pdu: Pdu, *, unchecked: bool = False) -> None:
+        """Write a PDU that takes no response (generic_nack, outbind, alert_notification).
 
-    async def _send_request(self, pdu: Request, *, force: bool = False) -> Pdu:
-        session = self.session
-        if force and session.window_full:
-            # keepalive and unbind must get through even when the window is full
-            session.window += 1
-            try:
-                request = session.send_request(pdu, self._clock.monotonic())
-            finally:
-                session.window -= 1
-        else:
-            request = session.send_request(pdu, self._clock.monotonic())
-        try:
-            data = encode(request)
-        except PduError:
-            # A PDU that cannot be encoded never left: free its sequence number and window slot.
-            session.cancel(request.sequence_number)
-            raise
+        ``unchecked`` writes any PDU past the session's rules: only to play a faulty peer.
+        """
+        self.protocol.send_pdu(pdu, unchecked=unchecked)
+        self._schedule_flush()
+
+    async def _send_request(self, pdu: Request) -> Pdu:
         waiter: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
-        self._waiters[request.sequence_number] = waiter
-        self._write(request, data)
+        self.protocol.send(pdu, token=waiter, now=self._clock.monotonic())
+        self._pump()
         return await waiter
 
-    def _write(self, pdu: Pdu, data: bytes | None = None) -> None:
-        if self._observer is not None:
-            self._observer(">", pdu)
-        self._out.append(data if data is not None else encode(pdu))
+    # --- moving bytes and events -------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Act on the protocol's events, then write its bytes and re-arm its timer."""
+        protocol = self.protocol
+        while (event := protocol.next_event()) is not None:
+            if isinstance(event, Answered):
+                _resolve(event.token, event.response)
+                self._wake_one()
+            elif isinstance(event, PeerRequest):
+                self._answer(event.request)
+            elif isinstance(event, TimedOut):
+                _fail(
+                    event.token,
+                    ResponseTimeoutError(
+                        f"{self.name}: no response to {event.request.command_id.name} "
+                        f"#{event.request.sequence_number} in {self.settings.response_timeout}s"
+                    ),
+                )
+                self._wake_one()
+            elif isinstance(event, PeerNotification):
+                self._call_handler_for_notification(event.pdu)
+            elif isinstance(event, PeerProtocolError):
+                log.warning("%s: %s", self.name, event.error)
+            elif isinstance(event, LinkDead):
+                log.warning("%s: %s", self.name, event.reason)
+            elif isinstance(event, Closed):
+                self._on_closed(event)
+        self._schedule_flush()
+        self._arm_timer()
+
+    def _on_closed(self, event: Closed) -> None:
+        if self.close_reason is None:
+            self.close_reason = event.reason
+        error = ConnectionClosedError(f"{self.name}: {self.close_reason}")
+        for token in event.abandoned:
+            _fail(token, error)
+        while self._room_waiters:
+            self._wake_one()
+        self._writable.set()
+        if self._transport is not None:
+            self._flush()
+            self._transport.close()  # connection_lost follows and sets ``closed``
+
+    def _wake_one(self) -> None:
+        while self._room_waiters:
+            waiter = self._room_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             # Coalesce the PDUs of one event-loop pass into one send: far fewer syscalls at
             # high rates, and no added latency since the loop runs it next.
@@ -234,41 +275,39 @@ class SmppConnection(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._out and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(self._out))
-        self._out.clear()
+        data = self.protocol.data_to_send()
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
 
-    # --- receiving ---------------------------------------------------------------------
+    def _arm_timer(self) -> None:
+        """The one timer: the protocol's next deadline, on the injected clock."""
+        deadline = None if self.closed.is_set() else self.protocol.next_deadline()
+        if deadline == self._timer_at or (
+            deadline is not None and self._timer_at is not None and self._timer_at < deadline
+        ):
+            # An earlier timer is armed: let it fire, tick() is harmless early and re-arms.
+            # Saves a cancel + call_at for every request at high rates.
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._clock.call_at(deadline, self._on_timer)
 
-    def _dispatch(self, pdu: Pdu) -> None:
-        event = self.session.receive(pdu)
-        if isinstance(event, ResponseReceived):
-            waiter = self._waiters.pop(pdu.sequence_number, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(event.response)
-            if isinstance(event.request, EnquireLink):
-                self._keepalive_pending = False
-        elif isinstance(event, RequestReceived):
-            self._answer(event.request)
-        elif isinstance(event, RequestRefused):
-            self._write(event.response)
-        elif isinstance(event, UnexpectedResponse):
-            log.warning("%s: response to no outstanding request: %r", self.name, pdu)
-        elif isinstance(event, NotificationReceived):
-            self._call_handler_for_notification(pdu)
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.protocol.tick(self._clock.monotonic())
+        self._pump()
+
+    # --- answering the peer ------------------------------------------------------------
 
     def _answer(self, request: Request) -> None:
-        if isinstance(request, EnquireLink):
-            self._write(request.response())
-            return
-        if isinstance(request, Unbind):
-            self._write(self.session.send_response(request, request.response()))
-            self.close("unbound by peer")
-            return
         try:
             result = self._handler(request)
         except Exception as exc:  # a handler's bug must not kill the link
-            self._write(self._handler_failed(request, exc))
+            self._respond(request, self._handler_failed(request, exc))
             return
         if inspect.isawaitable(result):
             task = asyncio.get_running_loop().create_task(self._answer_later(request, result))
@@ -281,14 +320,15 @@ class SmppConnection(asyncio.Protocol):
         try:
             response = await result
         except Exception as exc:
-            self._write(self._handler_failed(request, exc))
-            return
+            response = self._handler_failed(request, exc)
         self._respond(request, response)
 
     def _respond(self, request: Request, response: Pdu | None) -> None:
-        if response is None:
-            response = request.response()
-        self._write(self.session.send_response(request, response))
+        if self.protocol.closed:
+            return  # the link went while the handler ran; the peer will ask again
+        self.protocol.respond(request, response)
+        # A response raises no event and moves no deadline: only the bytes need to go.
+        self._schedule_flush()
 
     def _handler_failed(self, request: Request, exc: Exception) -> Pdu:
         log.error("%s: handler failed for %r", self.name, request, exc_info=exc)
@@ -303,55 +343,15 @@ class SmppConnection(asyncio.Protocol):
         except Exception:
             log.exception("%s: handler failed for %r", self.name, pdu)
 
-    def _reject(self, exc: PduError) -> None:
-        log.warning("%s: malformed PDU: %s", self.name, exc)
-        sequence = exc.sequence_number or 0
-        cls = PDU_CLASSES.get(exc.command_id or 0)
-        if cls is not None and issubclass(cls, Request) and not self._decoder.failed:
-            # A request we recognised but cannot accept gets its own response carrying the
-            # error (e.g. §4.4.2 submit_sm_resp); anything unrecognised gets generic_nack (§4.3).
-            response = cls.response_class(
-                sequence_number=sequence, command_status=exc.command_status
-            )
-            self._write(response)
-        elif cls is None or not cls.command_id & 0x80000000:
-            self._write(GenericNack(sequence_number=sequence, command_status=exc.command_status))
-        # A malformed response is only logged: its request times out like an unanswered one.
-        if self._decoder.failed:
-            self.close(f"unrecoverable framing error: {exc}")
 
-    # --- time --------------------------------------------------------------------------
+def _resolve(token: object, response: Pdu) -> None:
+    if isinstance(token, asyncio.Future) and not token.done():
+        token.set_result(response)
 
-    async def _run_timer(self) -> None:
-        settings = self.settings
-        tick = max(0.01, min(settings.response_timeout, settings.enquire_link_interval) / 4)
-        while not self.closed.is_set():
-            await self._clock.sleep(tick)
-            now = self._clock.monotonic()
-            for request in self.session.expired(now, settings.response_timeout):
-                waiter = self._waiters.pop(request.sequence_number, None)
-                if isinstance(request, EnquireLink):
-                    self.close("enquire_link unanswered: dead link")
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(
-                        ResponseTimeoutError(
-                            f"{self.name}: no response to {request.command_id.name} "
-                            f"#{request.sequence_number} in {settings.response_timeout}s"
-                        )
-                    )
-            if (
-                self.session.bound
-                and not self._keepalive_pending
-                and now - self._last_heard >= settings.enquire_link_interval
-            ):
-                self._keepalive_pending = True
-                task = asyncio.get_running_loop().create_task(self._keepalive())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
 
-    async def _keepalive(self) -> None:
-        with contextlib.suppress(ConnectionClosedError, ResponseTimeoutError):
-            await self._send_request(EnquireLink(), force=True)
+def _fail(token: object, error: Exception) -> None:
+    if isinstance(token, asyncio.Future) and not token.done():
+        token.set_exception(error)
 
 
 __all__ = ["HandlerResult", "LinkSettings", "PduObserver", "RequestHandler", "SmppConnection"]

@@ -33,6 +33,11 @@ C = CommandId
 #: §5.1.2.1: sequence numbers run from 0x00000001 to 0x7FFFFFFF.
 MAX_SEQUENCE = 0x7FFFFFFF
 
+#: Link-management requests that never count against the window: an enquire_link must get
+#: through a full window or a dead link could never be found (§4.11), and an unbind ends the
+#: session whatever is in flight (§4.2). See :mod:`mesiji.smpp.protocol` for the reasoning.
+UNWINDOWED = frozenset({CommandId.enquire_link, CommandId.unbind})
+
 
 class Role(Enum):
     """Which end of the link this session is."""
@@ -132,6 +137,8 @@ class Session:
         self._next_sequence = 1
         # sequence_number -> (request, monotonic time sent)
         self._outstanding: dict[int, tuple[Request, float]] = {}
+        # The window, counted once: outstanding requests other than UNWINDOWED ones.
+        self._windowed = 0
 
     @property
     def bound(self) -> bool:
@@ -154,8 +161,23 @@ class Session:
         return len(self._outstanding)
 
     @property
+    def in_window(self) -> int:
+        """Outstanding requests that count against the window."""
+        return self._windowed
+
+    @property
     def window_full(self) -> bool:
-        return len(self._outstanding) >= self.window
+        return self._windowed >= self.window
+
+    def allowed(self, command_id: CommandId) -> bool:
+        """Whether this end may originate ``command_id`` in the current state (§2.3)."""
+        return command_id in (_ESME_SENDS if self.role is Role.esme else _SMSC_SENDS)[self.state]
+
+    def oldest_sent(self) -> float | None:
+        """When the longest-outstanding request was sent (dicts keep insertion order)."""
+        for _, sent in self._outstanding.values():
+            return sent
+        return None
 
     def send_request(self, request: Request, now: float) -> Request:
         """Number ``request`` and record it as outstanding; returns the PDU to encode.
@@ -168,10 +190,12 @@ class Session:
             raise LocalProtocolError(
                 f"{request.command_id.name} is not allowed in state {self.state.value}"
             )
-        if self.window_full:
+        windowed = request.command_id not in UNWINDOWED
+        if windowed and self.window_full:
             raise LocalProtocolError(f"window of {self.window} outstanding requests is full")
         request = request.with_sequence(self._allocate_sequence())
         self._outstanding[request.sequence_number] = (request, now)
+        self._windowed += windowed
         if request.command_id == C.unbind:
             self.state = SessionState.unbinding
         return request
@@ -197,22 +221,29 @@ class Session:
 
     def cancel(self, sequence_number: int) -> None:
         """Forget a request that was numbered but never sent (it could not be encoded)."""
-        self._outstanding.pop(sequence_number, None)
+        self._forget(sequence_number)
 
     def expired(self, now: float, timeout: float) -> list[Request]:
         """Remove and return the requests outstanding for longer than ``timeout`` seconds."""
         deadline = now - timeout
         late = [req for req, sent in self._outstanding.values() if sent <= deadline]
         for req in late:
-            del self._outstanding[req.sequence_number]
+            self._forget(req.sequence_number)
         return late
 
     def abandon(self) -> list[Request]:
         """The link is gone: remove and return every outstanding request."""
         pending = [req for req, _ in self._outstanding.values()]
         self._outstanding.clear()
+        self._windowed = 0
         self.state = SessionState.closed
         return pending
+
+    def _forget(self, sequence_number: int) -> tuple[Request, float] | None:
+        entry = self._outstanding.pop(sequence_number, None)
+        if entry is not None and entry[0].command_id not in UNWINDOWED:
+            self._windowed -= 1
+        return entry
 
     def _allocate_sequence(self) -> int:
         # Never reuse a number still in flight, even after wrapping around (§2.6).
@@ -224,7 +255,7 @@ class Session:
         raise LocalProtocolError("no free sequence number")  # pragma: no cover
 
     def _receive_response(self, response: Pdu) -> Event:
-        entry = self._outstanding.pop(response.sequence_number, None)
+        entry = self._outstanding.get(response.sequence_number)
         if entry is None:
             return UnexpectedResponse(response)
         request = entry[0]
@@ -232,8 +263,8 @@ class Session:
             response.command_id != request.command_id | 0x80000000
         ):
             # Keep waiting for the real answer; this one belongs to nothing we sent.
-            self._outstanding[response.sequence_number] = entry
             return UnexpectedResponse(response)
+        self._forget(response.sequence_number)
         if isinstance(response, BindResp) and response.command_status == CommandStatus.ESME_ROK:
             self.state = _BOUND_BY[request.command_id]
         elif request.command_id == C.unbind:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -33,6 +34,18 @@ class VirtualClock:
         heapq.heappush(self._sleepers, (self._now + max(0.0, seconds), next(self._counter), future))
         await future
 
+    def call_at(self, when: float, callback: Callable[[], None]) -> _Timer:
+        """Run ``callback`` when :meth:`advance` reaches ``when`` (unless cancelled)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def fire(done: asyncio.Future[None]) -> None:
+            if not done.cancelled():
+                callback()
+
+        future.add_done_callback(fire)
+        heapq.heappush(self._sleepers, (max(self._now, when), next(self._counter), future))
+        return _Timer(future)
+
     async def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, waking sleepers on the way."""
         target = self._now + seconds
@@ -45,6 +58,16 @@ class VirtualClock:
             await _settle()
         self._now = target
         await _settle()
+
+
+class _Timer:
+    """What :meth:`VirtualClock.call_at` returns (a :class:`mesiji.clock.TimerHandle`)."""
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self._future = future
+
+    def cancel(self) -> None:
+        self._future.cancel()
 
 
 async def _settle(rounds: int = 20) -> None:
