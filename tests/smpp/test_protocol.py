@@ -24,7 +24,7 @@ from mesiji.smpp.protocol import (
     Event,
     LinkDead,
     PeerProtocolError,
-    PeerRequest,
+    RequestReceived,
     SmppProtocol,
     TimedOut,
 )
@@ -186,7 +186,7 @@ def test_peer_request_is_an_event_and_misuse_is_local() -> None:
     proto = SmppProtocol(Role.smsc)
     proto.receive_data(encode(BindTransceiver(sequence_number=1, system_id="t")), 0.0)
     (event,) = events(proto)
-    assert isinstance(event, PeerRequest)
+    assert isinstance(event, RequestReceived)
     proto.respond(event.request)
     assert wire(proto) == [("bind_transceiver_resp", 1)]
     with pytest.raises(LocalProtocolError):

@@ -27,6 +27,7 @@ __all__ = [
     "EARLIEST",
     "LATEST",
     "MAX_REFERENCE",
+    "UNSTORABLE",
     "UnstorableValue",
     "check_datetime",
     "check_integer",
@@ -48,7 +49,8 @@ MAX_REFERENCE = 100
 
 _NUL = "\x00"
 _REPLACEMENT = "\ufffd"
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: A NUL or an unpaired surrogate: what :func:`why_unstorable` looks for, for fast searches.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class UnstorableValue(MesijiError):  # noqa: N818 -- named like the storage errors it prevents
@@ -72,7 +74,7 @@ def check_text(value: str, *, field: str, max_length: int | None = None) -> str:
 
 def why_unstorable(value: str) -> str | None:
     """Why neither engine can store ``value`` (a NUL, a lone surrogate), or None."""
-    found = _UNSTORABLE.search(value)
+    found = UNSTORABLE.search(value)
     if found is None:
         return None
     if found.group() == _NUL:

@@ -33,9 +33,9 @@ from mesiji.smpp.protocol import (
     Answered,
     Closed,
     LinkDead,
-    PeerNotification,
+    NotificationReceived,
     PeerProtocolError,
-    PeerRequest,
+    RequestReceived,
     SmppProtocol,
     TimedOut,
 )
@@ -224,7 +224,7 @@ class SmppConnection(asyncio.Protocol):
             if isinstance(event, Answered):
                 _resolve(event.token, event.response)
                 self._wake_one()
-            elif isinstance(event, PeerRequest):
+            elif isinstance(event, RequestReceived):
                 self._answer(event.request)
             elif isinstance(event, TimedOut):
                 _fail(
@@ -235,7 +235,7 @@ class SmppConnection(asyncio.Protocol):
                     ),
                 )
                 self._wake_one()
-            elif isinstance(event, PeerNotification):
+            elif isinstance(event, NotificationReceived):
                 self._call_handler_for_notification(event.pdu)
             elif isinstance(event, PeerProtocolError):
                 log.warning("%s: %s", self.name, event.error)

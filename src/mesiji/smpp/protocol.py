@@ -67,20 +67,6 @@ class Answered:
 
 
 @dataclass(frozen=True, slots=True)
-class PeerRequest:
-    """The peer sent a request allowed now: answer it with :meth:`SmppProtocol.respond`."""
-
-    request: Request
-
-
-@dataclass(frozen=True, slots=True)
-class PeerNotification:
-    """A PDU that takes no response (outbind, alert_notification)."""
-
-    pdu: Pdu
-
-
-@dataclass(frozen=True, slots=True)
 class TimedOut:
     """No response to ``request`` within the response timeout; the window slot is free."""
 
@@ -110,7 +96,17 @@ class Closed:
     abandoned: tuple[object, ...]
 
 
-Event = Answered | PeerRequest | PeerNotification | TimedOut | PeerProtocolError | LinkDead | Closed
+#: What the protocol reports; a request from the peer and a notification come as the session
+#: reports them (:class:`RequestReceived`, :class:`NotificationReceived`).
+Event = (
+    Answered
+    | RequestReceived
+    | NotificationReceived
+    | TimedOut
+    | PeerProtocolError
+    | LinkDead
+    | Closed
+)
 
 #: Token of the requests the protocol sends on its own (keepalives).
 _INTERNAL = object()
@@ -185,7 +181,7 @@ class SmppProtocol:
         return request
 
     def respond(self, request: Request, response: Pdu | None = None) -> Pdu:
-        """Queue the answer to a :class:`PeerRequest` (None: OK with an empty body)."""
+        """Queue the answer to a :class:`RequestReceived` (None: OK with an empty body)."""
         if self.closed:
             raise LocalProtocolError("the session is closed")
         response = self.session.send_response(
@@ -311,7 +307,7 @@ class SmppProtocol:
                 self.respond(request)
                 self.close("unbound by peer")
             else:
-                self._events.append(PeerRequest(request))
+                self._events.append(event)
         elif isinstance(event, RequestRefused):
             self._queue(event.response)
             self._events.append(
@@ -330,7 +326,7 @@ class SmppProtocol:
                 )
             )
         elif isinstance(event, NotificationReceived):
-            self._events.append(PeerNotification(pdu))
+            self._events.append(event)
 
     def _reject(self, exc: PduError) -> None:
         sequence = exc.sequence_number or 0
@@ -352,9 +348,9 @@ __all__ = [
     "Closed",
     "Event",
     "LinkDead",
-    "PeerNotification",
+    "NotificationReceived",
     "PeerProtocolError",
-    "PeerRequest",
+    "RequestReceived",
     "SmppProtocol",
     "TimedOut",
 ]

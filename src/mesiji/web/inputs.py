@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from mesiji.domain.storable import MAX_REFERENCE, why_unstorable
+from mesiji.domain.storable import MAX_REFERENCE, UNSTORABLE, why_unstorable
 from mesiji.services.errors import ErrorCode, RequestError
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "utc",
 ]
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # what why_unstorable() refuses, to search fast
 #: Ids are BIGINT on PostgreSQL and 64-bit integers on SQLite.
 MAX_ID = 2**63 - 1
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
@@ -115,7 +114,7 @@ def _first_unstorable(data: Any) -> tuple[list[str], str] | None:
     a body of a thousand recipients takes about a millisecond, against tens of milliseconds to
     parse their numbers.
     """
-    search = _UNSTORABLE.search
+    search = UNSTORABLE.search
     if isinstance(data, str):
         return ([], _why(data)) if search(data) else None
     items: Iterable[tuple[str, Any]]
