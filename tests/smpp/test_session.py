@@ -10,6 +10,7 @@ from mesiji.smpp.pdus import (
     BindTransceiver,
     BindTransceiverResp,
     BindTransmitter,
+    BindTransmitterResp,
     DeliverSm,
     EnquireLink,
     GenericNack,
@@ -46,7 +47,7 @@ def test_bind_moves_the_esme_to_bound_trx() -> None:
     session = Session(Role.esme)
     bind = session.send_request(BindTransceiver(system_id="a"), now=0.0)
     assert bind.sequence_number == 1
-    assert session.state is SessionState.open
+    assert session.state is SessionState.binding
     event = session.receive(BindTransceiverResp(sequence_number=1))
     assert isinstance(event, ResponseReceived)
     assert event.request == bind
@@ -58,7 +59,7 @@ def test_refused_bind_leaves_the_session_open() -> None:
     session = Session(Role.esme)
     session.send_request(BindTransmitter(), now=0.0)
     session.receive(
-        BindTransceiverResp(sequence_number=1, command_status=CommandStatus.ESME_RINVPASWD)
+        BindTransmitterResp(sequence_number=1, command_status=CommandStatus.ESME_RINVPASWD)
     )
     assert session.state is SessionState.open
 
