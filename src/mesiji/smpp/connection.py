@@ -55,7 +55,8 @@ PduObserver = Callable[[str, Pdu], None]
 class LinkSettings:
     """Timing and flow settings of one link."""
 
-    #: Requests sent and not yet answered, at most (SMPP 3.4 §2.5 "windowing").
+    #: Requests sent and not yet answered, at most: SMPP 3.4 allows asynchronous exchange but
+    #: sets no size (see mesiji.smpp.protocol); enquire_link and unbind do not count.
     window: int = 10
     #: Seconds to wait for a response before the request fails.
     response_timeout: float = 10.0

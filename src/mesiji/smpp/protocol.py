@@ -11,13 +11,17 @@
 
 Every protocol decision of a bind is made here, once:
 
-- **States** (open, bound_tx/rx/trx, unbinding, closed; per role) and the requests each allows:
-  :class:`~mesiji.smpp.session.Session`'s tables (SMPP 3.4 §2.3, tables 2-1 and 2-2).
-- **Sequence numbers**: 1 to 0x7FFFFFFF, wrapping, never one still in flight (§5.1.2.1).
+- **States** (open, binding, bound_tx/rx/trx, unbinding, closed) and the requests each allows:
+  :mod:`~mesiji.smpp.session`'s one transition table and its per-role request tables (SMPP
+  3.4 chapter 2, session states and the PDUs each allows).
+- **Sequence numbers**: 1 to 0x7FFFFFFF, wrapping, never one still in flight (§5.1.4).
 - **The window**, counted here and nowhere else: requests the application sends (submit_sm,
-  deliver_sm, query_sm, bind ...) that are not yet answered. SMPP 3.4 lets either end send
-  further requests before the responses arrive, up to a window both ends agree on (the
-  "windowing" text of §2.5, as issue 9 cites it). enquire_link and unbind do NOT count: an
+  deliver_sm, query_sm, bind ...) that are not yet answered. SMPP 3.4 says requests and
+  responses may be exchanged synchronously or asynchronously: an ESME may send several
+  requests without waiting for each response (chapter 2's sample PDU sequences). It names no
+  window size and no section on "windowing"; the size is agreed between the two ends outside
+  the protocol. (The section number of that text was not confirmed against the spec, so none
+  is cited.) enquire_link and unbind do NOT count: an
   enquire_link is how an end finds a dead link (§4.11), so it must be sendable with a full
   window, or a link that stopped answering could never be found; an unbind ends the session
   whatever is in flight (§4.2). Each adds at most one PDU beyond the window (one keepalive is
@@ -29,7 +33,7 @@ Every protocol decision of a bind is made here, once:
 - **Automatic answers**: enquire_link_resp; unbind_resp, then :class:`Closed`; generic_nack for
   a PDU that cannot be decoded (§4.3), the request's own response with the error status for one
   that decodes but is invalid (e.g. §4.4.2); ESME_RINVBNDSTS (ESME_RALYBND for a second bind)
-  for a request not allowed in this state (§2.3). Each also surfaces as
+  for a request not allowed in this state. Each also surfaces as
   :class:`PeerProtocolError` when it is the peer's fault.
 - **Response timeouts**: :class:`TimedOut` carries the request and its token.
 """

@@ -336,7 +336,7 @@ class Session:
         return entry
 
     def _allocate_sequence(self) -> int:
-        # Never reuse a number still in flight, even after wrapping around (§2.6).
+        # Wrap to 1 after 0x7FFFFFFF (§5.1.4), never reusing a number still in flight.
         for _ in range(len(self._outstanding) + 1):
             sequence = self._next_sequence
             self._next_sequence = 1 if sequence >= MAX_SEQUENCE else sequence + 1
