@@ -1,4 +1,4 @@
-"""The pipeline under test: fake store, SMSC simulator over real sockets, channel, dispatcher."""
+"""The pipeline under test: fake store, SMSC simulator over memory pairs, channel, dispatcher."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from mesiji.simulator import SimulatorSettings, SmscSimulator
 from mesiji.storage.engine import default_sqlite_url
 from mesiji.storage.message_ports import AcceptBatch, NewMessage
 from mesiji.storage.sql import SqlStore, open_store
-from mesiji.testing import VirtualClock
+from mesiji.testing import VirtualClock, memory_connector
 from mesiji.text import choose_alphabet, count_segments
 
 from .fakes import FakeMessageStore, FakePart
 
-#: Real seconds a test may wait for sockets before it fails rather than hangs.
+#: Real seconds a wait may take before the test fails rather than hangs (a bound on a broken
+#: test; nothing waits for real time to pass).
 SAFETY = 10.0
 CHANNEL = "sim"
 
@@ -81,12 +82,10 @@ class Pipeline:
         return list(self.store.parts.values())
 
     async def until(self, condition: Callable[[], bool], *, step: float = 0.0) -> None:
-        """Let sockets (and, with ``step``, virtual time) run until ``condition()`` holds."""
+        """Let the loop (and, with ``step``, virtual time) run until ``condition()`` holds."""
         async with asyncio.timeout(SAFETY):
             while not condition():
-                if step:
-                    await self.clock.advance(step)
-                await asyncio.sleep(0.001)
+                await self.clock.advance(step)
 
 
 PipelineFactory = Callable[..., contextlib.AbstractAsyncContextManager[Pipeline]]
@@ -127,12 +126,12 @@ def make_pipeline(clock: VirtualClock, store: FakeMessageStore) -> PipelineFacto
         wrap_receipts: Callable[[ReceiptHandler], ReceiptSink] | None = None,
         **simulator: Any,
     ) -> AsyncIterator[Pipeline]:
-        sim_settings: dict[str, Any] = {"port": 0, "receipt_delay": 1.0}
+        sim_settings: dict[str, Any] = {"receipt_delay": 1.0}
         sim_settings.update(simulator)
         sim = SmscSimulator(SimulatorSettings(**sim_settings), clock=clock)
-        await sim.start()
+        await sim.start(listen=False)
         receipts = ReceiptHandler(store, clock=clock)
-        settings = ChannelSettings(name=CHANNEL, port=sim.port, window=10, response_timeout=5.0)
+        settings = ChannelSettings(name=CHANNEL, port=0, window=10, response_timeout=5.0)
         settings = dataclasses.replace(settings, **(channel or {}))
         client = dataclasses.replace(
             client_settings(settings), reconnect_initial=0.2, reconnect_max=0.5
@@ -142,6 +141,7 @@ def make_pipeline(clock: VirtualClock, store: FakeMessageStore) -> PipelineFacto
             receipts=wrap_receipts(receipts) if wrap_receipts else receipts,
             clock=clock,
             client=client,
+            connector=memory_connector(sim.new_connection),
         )
         chan.start()
         dispatch_settings = DispatchSettings(**(dispatch or {"batch_size": 50}))

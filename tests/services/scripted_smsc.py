@@ -12,6 +12,7 @@ from mesiji.smpp.connection import HandlerResult, LinkSettings, RequestHandler, 
 from mesiji.smpp.constants import CommandId
 from mesiji.smpp.pdus import Bind, DeliverSm, Pdu, Request, SubmitSm
 from mesiji.smpp.session import Role
+from mesiji.testing import memory_connector
 
 #: Given a submit_sm, its answer: a response now, or an awaitable of one.
 Answer = Callable[[SubmitSm], HandlerResult]
@@ -21,7 +22,7 @@ _HEADER = struct.Struct(">IIII")
 
 
 class _RecordingConnection(SmppConnection):
-    """A connection that keeps every byte it receives, as it came off the socket."""
+    """A connection that keeps every byte it receives, as it came off the transport."""
 
     def __init__(self, role: Role, handler: RequestHandler, settings: LinkSettings) -> None:
         super().__init__(role, handler, settings=settings)
@@ -41,7 +42,9 @@ class ScriptedSmsc:
         self.held: list[tuple[SubmitSm, asyncio.Future[None]]] = []
         self._ids = itertools.count(1)
         self._connections: list[_RecordingConnection] = []
-        self._server: asyncio.Server | None = None
+        #: Reaches this SMSC over a memory pair (:class:`~mesiji.smpp.client.SmppClient`'s
+        #: ``connector``).
+        self.connector = memory_connector(self._connection)
 
     async def deliver(self, pdu: DeliverSm) -> Pdu:
         """Send ``pdu`` (a receipt, say) on the first bound link; the ESME's response."""
@@ -89,20 +92,12 @@ class ScriptedSmsc:
             return self.answer(request)
         return None
 
-    async def start(self) -> int:
-        def connection() -> SmppConnection:
-            conn = _RecordingConnection(Role.smsc, self._handle, LinkSettings(window=100))
-            self._connections.append(conn)
-            return conn
+    def _connection(self) -> SmppConnection:
+        conn = _RecordingConnection(Role.smsc, self._handle, LinkSettings(window=100))
+        self._connections.append(conn)
+        return conn
 
-        self._server = await asyncio.get_running_loop().create_server(connection, "127.0.0.1", 0)
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    async def close(self) -> None:
+    def close(self) -> None:
         self.release()
         for conn in self._connections:
             conn.close()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()

@@ -13,7 +13,7 @@ from mesiji.settings import ChannelSettings
 from mesiji.simulator import SimulatorSettings, SmscSimulator
 from mesiji.smpp.client import BindKind
 from mesiji.smpp.pdus import DataSm, DeliverSm, SubmitSm
-from mesiji.testing import VirtualClock, eventually
+from mesiji.testing import VirtualClock, memory_connector
 from mesiji.text import ConcatMethod
 
 
@@ -83,8 +83,15 @@ async def test_receipts_go_to_the_sink_and_mo_is_acknowledged(
 ) -> None:
     clock = VirtualClock()
     sink = Sink()
-    async with SmscSimulator(SimulatorSettings(port=0, receipt_delay=1.0), clock=clock) as sim:
-        channel = Channel(ChannelSettings(name="sim", port=sim.port), receipts=sink, clock=clock)
+    sim = SmscSimulator(SimulatorSettings(receipt_delay=1.0), clock=clock)
+    await sim.start(listen=False)
+    try:
+        channel = Channel(
+            ChannelSettings(name="sim", port=0),
+            receipts=sink,
+            clock=clock,
+            connector=memory_connector(sim.new_connection),
+        )
         assert channel.name == "sim"
         channel.start()
         try:
@@ -98,8 +105,12 @@ async def test_receipts_go_to_the_sink_and_mo_is_acknowledged(
             await channel.submit(
                 SubmitSm(destination_addr="995599123456", registered_delivery=1, short_message=b"x")
             )
-            await clock.advance(1.0)
-            await eventually(lambda: len(sink.receipts) == 1)
+            await clock.advance(0.99)
+            assert sink.receipts == []
+            await clock.advance(0.01)
+            assert len(sink.receipts) == 1
             assert sink.receipts[0][0] == "sim"
         finally:
             await channel.close()
+    finally:
+        await sim.close()

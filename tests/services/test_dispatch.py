@@ -1,4 +1,4 @@
-"""Dispatch over real sockets: claimed parts reach the simulated SMSC, outcomes are recorded."""
+"""Dispatch over memory pairs: claimed parts reach the simulated SMSC, outcomes are recorded."""
 
 from __future__ import annotations
 
@@ -194,14 +194,13 @@ async def test_notify_wakes_at_once_and_polling_finds_the_rest(
     async with make_pipeline(dispatcher={"poll_interval": 5.0}) as p:
         await p.until(lambda: p.store.calls["claim_parts"] == 1)  # found nothing, now idle
         await p.accept([new_message("995599000001")])
-        await asyncio.sleep(0.05)
+        await p.clock.advance(0)
         assert statuses(p) == {P.QUEUED: 1}  # nobody said there was work
         p.dispatcher.notify()
         await p.until(lambda: statuses(p) == {P.IN_TRANSIT: 1})
 
         await p.accept([new_message("995599000002")])  # as another gateway would
         await p.clock.advance(4.0)
-        await asyncio.sleep(0.05)
         assert statuses(p)[P.QUEUED] == 1
         await p.clock.advance(1.0)
         await p.until(lambda: p.dispatcher.stats.submitted == 2)
@@ -224,7 +223,7 @@ async def test_scheduled_message_waits_for_its_time(make_pipeline: PipelineFacto
         send_at = p.clock.now() + timedelta(seconds=30)
         await p.accept([new_message("995599000001", send_at=send_at)])
         p.dispatcher.notify()
-        await asyncio.sleep(0.05)
+        await p.clock.advance(0)
         assert statuses(p) == {P.QUEUED: 1}
         await p.until(lambda: statuses(p) == {P.IN_TRANSIT: 1}, step=1.0)
         assert p.clock.now() >= send_at

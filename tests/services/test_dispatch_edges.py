@@ -24,7 +24,7 @@ from mesiji.smpp.pdus import SubmitSm
 from mesiji.smpp.submit import submit_sms
 from mesiji.storage.errors import StorageUnavailable
 from mesiji.storage.message_ports import AcceptBatch, PartToSend
-from mesiji.testing import VirtualClock, eventually
+from mesiji.testing import VirtualClock
 from mesiji.text import Alphabet, ConcatMethod
 
 from .conftest import GEORGIAN, SAFETY, new_message
@@ -148,7 +148,10 @@ class Rig:
         return Counter(part.status for part in self.store.parts.values())
 
     async def until(self, condition: Callable[[], bool]) -> None:
-        await eventually(condition, SAFETY)
+        """Let the loop run (time stands still) until ``condition()`` holds."""
+        async with asyncio.timeout(SAFETY):
+            while not condition():
+                await self.clock.advance(0)
 
 
 @contextlib.asynccontextmanager
@@ -157,13 +160,13 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     clock = VirtualClock()
     store = FakeMessageStore()
-    port = await smsc.start()
-    settings = ChannelSettings(name="sim", port=port, window=5, **(channel_settings or {}))
+    settings = ChannelSettings(name="sim", port=0, window=5, **(channel_settings or {}))
     channel = Channel(
         settings,
         receipts=ReceiptHandler(store, clock=clock),
         clock=clock,
         client=dataclasses.replace(client_settings(settings), reconnect_initial=0.1),
+        connector=smsc.connector,
     )
     channel.start()
     dispatch = Dispatcher(
@@ -177,7 +180,7 @@ async def rig(
         smsc.release()
         await dispatch.stop()
         await channel.close()
-        await smsc.close()
+        smsc.close()
 
 
 async def test_refused_submit_rejects_the_part_with_the_status_name() -> None:
@@ -198,7 +201,7 @@ async def test_stop_waits_for_the_submits_in_flight_and_records_them() -> None:
         await r.send(12)
         await r.until(lambda: len(smsc.held) == 5)  # the window is full
         stopping = asyncio.create_task(r.dispatcher.stop())
-        await asyncio.sleep(0.05)
+        await r.clock.advance(0)
         assert not stopping.done()
         smsc.release()
         await asyncio.wait_for(stopping, SAFETY)
@@ -214,8 +217,9 @@ async def test_stop_gives_up_on_submits_that_never_return() -> None:
         await r.send(2)
         await r.until(lambda: len(smsc.held) == 2)
         stopping = asyncio.create_task(r.dispatcher.stop())
-        await asyncio.sleep(0.01)
-        await r.clock.advance(3.0)
+        await r.clock.advance(2.9)
+        assert not stopping.done()
+        await r.clock.advance(0.1)
         await asyncio.wait_for(stopping, SAFETY)
         assert r.statuses() == {P.SUBMITTING: 2}  # unknown outcome: left to the lease
 

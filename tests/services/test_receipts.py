@@ -109,12 +109,13 @@ class SlowStore(FakeMessageStore):
 
 async def test_concurrent_receipts_share_a_commit_and_wait_for_it() -> None:
     store = SlowStore()
-    handler = ReceiptHandler(store, clock=VirtualClock())
+    clock = VirtualClock()
+    handler = ReceiptHandler(store, clock=clock)
     first = asyncio.create_task(handler.handle("sim", receipt_pdu("1")))
     await asyncio.wait_for(store.entered.wait(), 5)
     # These arrive while the first commit runs: they wait for the next one, together.
     rest = [asyncio.create_task(handler.handle("sim", receipt_pdu(str(n)))) for n in range(2, 42)]
-    await asyncio.sleep(0.01)
+    await clock.advance(0)
     assert not first.done()  # deliver_sm_resp waits for the commit
     assert not any(task.done() for task in rest)
     store.gate.set()

@@ -1,4 +1,8 @@
-"""Test harness: simulators on ephemeral ports and bare SmppConnection ESMEs over real sockets."""
+"""Test harness: simulators and bare SmppConnection ESMEs joined by memory pairs.
+
+No socket is opened unless a test asks for a listening simulator (``listen=True``), whose
+subject is the socket itself; everything else runs on the VirtualClock and loop passes.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ from mesiji.smpp.pdus import (
     SubmitSmResp,
 )
 from mesiji.smpp.session import Role
-from mesiji.testing import VirtualClock
+from mesiji.testing import VirtualClock, connect_pair
 
-#: Real seconds any single wait may take before the test fails rather than hangs.
+#: Real seconds any single wait may take before the test fails rather than hangs (a bound on
+#: a broken test, never a wait for time to pass).
 SAFETY = 5.0
 
 _BINDS = {
@@ -102,8 +107,16 @@ class Esme:
                 held.set_result(None)
 
 
-async def connect(port: int) -> Esme:
-    """A bare SmppConnection in the ESME role, connected to 127.0.0.1:``port``."""
+def connect(sim: SmscSimulator) -> Esme:
+    """A bare SmppConnection in the ESME role, joined to a new simulator connection."""
+    esme = Esme()
+    esme.conn = SmppConnection(Role.esme, esme.handle, observer=esme.observe, name="test-esme")
+    connect_pair(esme.conn, sim.new_connection())
+    return esme
+
+
+async def connect_tcp(port: int) -> Esme:
+    """As :func:`connect`, over a real socket to 127.0.0.1:``port`` (for the seam tests)."""
     esme = Esme()
     loop = asyncio.get_running_loop()
     _, conn = await loop.create_connection(
@@ -123,10 +136,11 @@ class Harness:
         self.sims: list[SmscSimulator] = []
         self.esmes: list[Esme] = []
 
-    async def simulator(self, **settings: Any) -> SmscSimulator:
+    async def simulator(self, *, listen: bool = False, **settings: Any) -> SmscSimulator:
+        """A started simulator; with ``listen`` also on an ephemeral TCP port."""
         settings.setdefault("port", 0)
         sim = SmscSimulator(SimulatorSettings(**settings), clock=self.clock)
-        await sim.start()
+        await sim.start(listen=listen)
         self.sims.append(sim)
         return sim
 
@@ -138,7 +152,7 @@ class Harness:
         password: str = "",
     ) -> Esme:
         """A connected ESME, bound (asserted) unless ``mode`` is None."""
-        esme = await connect(sim.port)
+        esme = connect(sim)
         self.esmes.append(esme)
         response = await esme.bind(mode, system_id, password)
         assert isinstance(response, BindResp)
@@ -148,13 +162,13 @@ class Harness:
         return esme
 
     async def connect(self, sim: SmscSimulator) -> Esme:
-        esme = await connect(sim.port)
+        esme = connect(sim)
         self.esmes.append(esme)
         return esme
 
     async def settle(self) -> None:
-        for _ in range(5):
-            await asyncio.sleep(0)
+        """Let every byte written reach its peer and every task it wakes run; time stands."""
+        await self.clock.advance(0)
 
     async def close(self) -> None:
         for esme in self.esmes:

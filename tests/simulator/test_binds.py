@@ -139,7 +139,8 @@ async def test_esme_unbind_and_disconnect_are_noticed(harness: Harness) -> None:
 
 
 async def test_a_taken_port_is_reported_and_nothing_leaks(harness: Harness, tmp_path: Path) -> None:
-    sim = await harness.simulator()
+    # The listening socket is this test's subject: a real port.
+    sim = await harness.simulator(listen=True)
     clash = SmscSimulator(SimulatorSettings(port=sim.port, submit_log=tmp_path / "log"))
 
     with pytest.raises(OSError, match=r"(?i)in use") as error:

@@ -16,7 +16,7 @@ from mesiji.simulator import Outcome
 from mesiji.simulator.cli import add_parser, build_parser, run, settings_from_args
 from mesiji.smpp.constants import BindMode
 
-from .conftest import SAFETY, connect
+from .conftest import SAFETY, connect_tcp
 
 
 def test_options_become_settings(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ async def test_python_m_runs_until_sigint() -> None:
             first = (await process.stdout.readline()).decode()
         match = re.fullmatch(r"Mesiji SMSC simulator listening on 127\.0\.0\.1:(\d+)\n", first)
         assert match, first
-        esme = await connect(int(match.group(1)))
+        esme = await connect_tcp(int(match.group(1)))
         assert (await esme.bind(BindMode.transmitter)).command_status == 0
         assert (await esme.submit()).command_status == 0
 

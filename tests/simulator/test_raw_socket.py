@@ -141,7 +141,7 @@ def raw_session(port: int) -> Seen:
 
 
 async def test_a_raw_socket_client_binds_submits_and_gets_its_receipt(harness: Harness) -> None:
-    sim = await harness.simulator(receipt_delay=0)
+    sim = await harness.simulator(listen=True, receipt_delay=0)
 
     async with asyncio.timeout(10):
         seen = await asyncio.to_thread(raw_session, sim.port)

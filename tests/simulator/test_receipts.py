@@ -13,7 +13,7 @@ from mesiji.smpp.constants import BindMode, CommandStatus, MessageState
 from mesiji.smpp.fields import SmeAddress
 from mesiji.smpp.pdus import DeliverSm, SubmitMulti, SubmitMultiResp, SubmitSmResp
 from mesiji.smpp.receipts import parse_receipt
-from mesiji.testing import VirtualClock, eventually
+from mesiji.testing import VirtualClock
 from mesiji.text import ConcatMethod, split_text
 
 from .conftest import Esme, Harness
@@ -75,7 +75,8 @@ async def test_receipt_arrives_after_the_virtual_delay(
     assert parsed.text == "Your code is 123456,"  # Appendix B: the first 20 characters
     assert parsed.submit_date == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
     assert parsed.done_date == datetime(2026, 1, 1, 0, 2, tzinfo=UTC)
-    await eventually(lambda: sim.stats.receipts_acked == 1)
+    await harness.settle()
+    assert sim.stats.receipts_acked == 1
     assert sim.stats.receipts_pending == 0
 
 
@@ -141,7 +142,8 @@ async def test_failure_only_receipts(harness: Harness, clock: VirtualClock) -> N
     await clock.advance(1)
     failures = sim.stats.outcomes[Outcome.undelivered]
     deliveries = await esme.wait_deliveries(failures)
-    await eventually(lambda: sim.stats.receipts_acked == failures)
+    await harness.settle()
+    assert sim.stats.receipts_acked == failures
 
     assert 0 < failures < 20
     assert len(deliveries) == failures
@@ -188,7 +190,8 @@ async def test_receipts_wait_for_a_receiver_to_bind(harness: Harness, clock: Vir
 
     assert receipted_id(receipt) == message_id
     assert stranger.deliveries == []
-    await eventually(lambda: sim.stats.receipts_pending == 0)
+    await harness.settle()
+    assert sim.stats.receipts_pending == 0
 
 
 async def test_refused_receipt_is_delivered_again(harness: Harness, clock: VirtualClock) -> None:
@@ -199,7 +202,8 @@ async def test_refused_receipt_is_delivered_again(harness: Harness, clock: Virtu
     message_id = await submit_id(esme, registered_delivery=1)
     await clock.advance(1)
     await esme.wait_deliveries(1)
-    await eventually(lambda: len(sim._scheduler) == 1)  # the redelivery is planned
+    await harness.settle()
+    assert len(sim._scheduler) == 1  # the redelivery is planned
     await clock.advance(29)
     assert len(esme.deliveries) == 1
     await clock.advance(1)
@@ -207,7 +211,8 @@ async def test_refused_receipt_is_delivered_again(harness: Harness, clock: Virtu
 
     assert receipted_id(first) == receipted_id(second) == message_id
     assert first.short_message == second.short_message
-    await eventually(lambda: sim.stats.receipts_acked == 1)
+    await harness.settle()
+    assert sim.stats.receipts_acked == 1
     assert sim.stats.receipts_sent == 2
     assert sim.stats.receipts_pending == 0
 
@@ -224,7 +229,8 @@ async def test_unanswered_receipt_is_delivered_again(harness: Harness, clock: Vi
     first, second = await esme.wait_deliveries(2)
 
     assert receipted_id(first) == receipted_id(second) == message_id
-    await eventually(lambda: sim.stats.receipts_acked == 1)
+    await harness.settle()
+    assert sim.stats.receipts_acked == 1
 
 
 async def test_receipt_is_given_up_after_max_attempts(
@@ -238,7 +244,8 @@ async def test_receipt_is_given_up_after_max_attempts(
     for count in (1, 2, 3):
         await clock.advance(1)
         await esme.wait_deliveries(count)
-    await eventually(lambda: sim.stats.receipts_dropped == 1)
+    await harness.settle()
+    assert sim.stats.receipts_dropped == 1
     await clock.advance(10)
 
     assert len(esme.deliveries) == 3
@@ -252,7 +259,8 @@ async def test_permanent_refusal_is_not_retried(harness: Harness, clock: Virtual
 
     await submit_id(esme, registered_delivery=1)
     await clock.advance(1)
-    await eventually(lambda: sim.stats.receipts_dropped == 1)
+    await harness.settle()
+    assert sim.stats.receipts_dropped == 1
     await clock.advance(10)
 
     assert len(esme.deliveries) == 1
@@ -320,7 +328,8 @@ async def test_window_bounds_outstanding_receipts_per_bind(
     receiver.answers.clear()
     receiver.release()
     await receiver.wait_deliveries(5)
-    await eventually(lambda: sim.stats.receipts_acked == 5)
+    await harness.settle()
+    assert sim.stats.receipts_acked == 5
 
 
 async def test_receipts_are_spread_over_the_receiving_binds(
@@ -332,6 +341,7 @@ async def test_receipts_are_spread_over_the_receiving_binds(
 
     await asyncio.gather(*(submit_id(sender, registered_delivery=1) for _ in range(10)))
     await clock.advance(1)
-    await eventually(lambda: sim.stats.receipts_acked == 10)
+    await harness.settle()
+    assert sim.stats.receipts_acked == 10
 
     assert Counter(len(r.deliveries) for r in receivers) == Counter({5: 2})

@@ -1,9 +1,13 @@
-"""The asyncio ESME client over real sockets: against the simulator and a scripted SMSC."""
+"""The asyncio ESME client against the simulator and a scripted SMSC, over memory pairs.
+
+No socket is opened and no test waits real time: the VirtualClock moves the response
+timeouts, keepalives, receipt delays and reconnect backoffs.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -24,15 +28,15 @@ from mesiji.smpp.pdus import (
     SubmitSmResp,
 )
 from mesiji.smpp.session import Role
-from mesiji.testing import VirtualClock, eventually, memory_connector
+from mesiji.testing import MemoryTransport, VirtualClock, memory_connector
 
 Handler = Callable[[Request], object]
 
 
-def client_settings(port: int, **overrides: object) -> ClientSettings:
+def client_settings(**overrides: object) -> ClientSettings:
     values: dict[str, object] = {
-        "host": "127.0.0.1",
-        "port": port,
+        "host": "memory",
+        "port": 0,
         "system_id": "tester",
         "password": "secret",
         "link": LinkSettings(window=10, response_timeout=5.0, enquire_link_interval=30.0),
@@ -77,11 +81,26 @@ def clock() -> VirtualClock:
 
 
 async def start_simulator(clock: VirtualClock, **settings: object) -> SmscSimulator:
-    values: dict[str, object] = {"port": 0, "receipt_delay": 1.0}
+    values: dict[str, object] = {"receipt_delay": 1.0}
     values.update(settings)
     simulator = SmscSimulator(SimulatorSettings(**values), clock=clock)  # type: ignore[arg-type]
-    await simulator.__aenter__()
+    await simulator.start(listen=False)
     return simulator
+
+
+def client_of(
+    simulator: SmscSimulator,
+    clock: VirtualClock,
+    settings: ClientSettings | None = None,
+    on_deliver: Callable[[DeliverSm | DataSm], Awaitable[None]] | None = None,
+) -> SmppClient:
+    """A client that reaches ``simulator`` over a memory pair."""
+    return SmppClient(
+        settings or client_settings(),
+        on_deliver=on_deliver,
+        clock=clock,
+        connector=memory_connector(simulator.new_connection),
+    )
 
 
 @pytest.fixture
@@ -95,15 +114,16 @@ async def test_transceiver_binds_submits_and_receives_the_receipt(
     simulator: SmscSimulator, clock: VirtualClock
 ) -> None:
     receipts = Receipts()
-    async with SmppClient(client_settings(simulator.port), on_deliver=receipts, clock=clock) as c:
+    async with client_of(simulator, clock, on_deliver=receipts) as c:
         await asyncio.wait_for(c.wait_bound(), 5)
         response = await c.submit(a_submit())
         assert isinstance(response, SubmitSmResp)
         assert response.command_status == CommandStatus.ESME_ROK
         assert int(response.message_id, 16) >= 0
+        await clock.advance(0.99)
         assert receipts.pdus == []  # the receipt waits for the simulator's delay
-        await clock.advance(1.0)
-        await eventually(lambda: len(receipts.pdus) == 1)
+        await clock.advance(0.01)
+        assert len(receipts.pdus) == 1
         receipt = receipts.pdus[0]
         assert isinstance(receipt, DeliverSm)
         assert receipt.esm_class == 0x04
@@ -111,7 +131,8 @@ async def test_transceiver_binds_submits_and_receives_the_receipt(
         assert receipt.tlv(tlv.message_state) == 2
         assert receipt.short_message.startswith(f"id:{response.message_id} ".encode())
         assert b"stat:DELIVRD" in receipt.short_message
-    await eventually(lambda: simulator.stats.binds_active == 0)
+    await clock.advance(0)
+    assert simulator.stats.binds_active == 0
     assert simulator.stats.receipts_acked == 1
 
 
@@ -119,20 +140,19 @@ async def test_transmitter_receiver_pair_splits_submits_and_receipts(
     simulator: SmscSimulator, clock: VirtualClock
 ) -> None:
     receipts = Receipts()
-    settings = client_settings(simulator.port, bind=BindKind.pair)
-    async with SmppClient(settings, on_deliver=receipts, clock=clock) as client:
+    settings = client_settings(bind=BindKind.pair)
+    async with client_of(simulator, clock, settings, on_deliver=receipts) as client:
         await asyncio.wait_for(client.wait_bound(), 5)
         assert simulator.stats.binds_active == 2
         ids = [(await client.submit(a_submit())).message_id for _ in range(3)]  # type: ignore[attr-defined]
         await clock.advance(1.0)
-        await eventually(lambda: len(receipts.pdus) == 3)
         assert sorted(receipts.ids) == sorted(ids)
 
 
 async def test_throttled_submits_are_retried_not_failed(clock: VirtualClock) -> None:
     simulator = await start_simulator(clock, throttle_every=3)
     try:
-        async with SmppClient(client_settings(simulator.port), clock=clock) as client:
+        async with client_of(simulator, clock) as client:
             await asyncio.wait_for(client.wait_bound(), 5)
             tasks = [asyncio.create_task(client.submit(a_submit(receipt=0))) for _ in range(10)]
             while not all(task.done() for task in tasks):
@@ -150,15 +170,18 @@ async def test_throttled_submits_are_retried_not_failed(clock: VirtualClock) -> 
 async def test_reconnects_after_the_link_drops(clock: VirtualClock) -> None:
     simulator = await start_simulator(clock, drop_after=3)
     try:
-        async with SmppClient(client_settings(simulator.port), clock=clock) as client:
+        async with client_of(simulator, clock) as client:
             await asyncio.wait_for(client.wait_bound(), 5)
             for _ in range(3):
                 await client.submit(a_submit(receipt=0))
-            await eventually(lambda: not client.bound)  # the simulator dropped the link
+            await clock.advance(0)
+            assert not client.bound  # the simulator dropped the link
             waiting = asyncio.create_task(client.submit(a_submit(receipt=0)))
-            while not client.bound:
-                await clock.advance(0.5)  # the reconnect backoff
-                await asyncio.sleep(0.01)
+            # The first backoff is drawn from [reconnect_initial / 2, reconnect_initial].
+            await clock.advance(0.24)
+            assert not client.bound
+            await clock.advance(0.26)
+            assert client.bound
             response = await waiting
             assert response.command_status == CommandStatus.ESME_ROK
             assert client.stats.links_lost == 1
@@ -172,13 +195,10 @@ async def test_receipt_that_beats_its_submit_sm_resp_is_delivered(clock: Virtual
     simulator = await start_simulator(clock, receipt_before_response=True)
     receipts = Receipts()
     try:
-        async with SmppClient(
-            client_settings(simulator.port), on_deliver=receipts, clock=clock
-        ) as client:
+        async with client_of(simulator, clock, on_deliver=receipts) as client:
             await asyncio.wait_for(client.wait_bound(), 5)
             response = await client.submit(a_submit())
             receipts.log.append(("response", response.message_id))  # type: ignore[attr-defined]
-            await eventually(lambda: len(receipts.pdus) == 1)
             assert receipts.log == [
                 ("receipt", response.message_id),  # type: ignore[attr-defined]
                 ("response", response.message_id),  # type: ignore[attr-defined]
@@ -197,27 +217,22 @@ async def test_deliver_sm_is_acknowledged_only_after_the_handler_returned(
         entered.set()
         await release.wait()
 
-    async with SmppClient(
-        client_settings(simulator.port),
-        on_deliver=slow_store,
-        clock=clock,
-        connector=memory_connector(simulator.new_connection),
-    ) as client:
+    async with client_of(simulator, clock, on_deliver=slow_store) as client:
         await asyncio.wait_for(client.wait_bound(), 5)
         await client.submit(a_submit())
         await clock.advance(1.0)
-        await asyncio.wait_for(entered.wait(), 5)
+        assert entered.is_set()
         # Over the memory pair every byte written has arrived once the loop settles: a
         # premature deliver_sm_resp would be counted now.
         await clock.advance(0)
         assert simulator.stats.receipts_acked == 0
         release.set()
-        await eventually(lambda: simulator.stats.receipts_acked == 1)
+        await clock.advance(0)
+        assert simulator.stats.receipts_acked == 1
 
 
-async def test_failing_handler_makes_the_smsc_deliver_again(
-    simulator: SmscSimulator, clock: VirtualClock
-) -> None:
+async def test_failing_handler_makes_the_smsc_deliver_again(clock: VirtualClock) -> None:
+    simulator = await start_simulator(clock, redelivery_delay=30)
     calls: list[str] = []
 
     async def flaky(pdu: DeliverSm | DataSm) -> None:
@@ -225,24 +240,28 @@ async def test_failing_handler_makes_the_smsc_deliver_again(
         if len(calls) == 1:
             raise RuntimeError("database unavailable")
 
-    async with SmppClient(client_settings(simulator.port), on_deliver=flaky, clock=clock) as c:
-        await asyncio.wait_for(c.wait_bound(), 5)
-        response = await c.submit(a_submit())
-        await clock.advance(1.0)
-        await eventually(lambda: len(calls) == 1)
-        while len(calls) < 2:
+    try:
+        async with client_of(simulator, clock, on_deliver=flaky) as c:
+            await asyncio.wait_for(c.wait_bound(), 5)
+            response = await c.submit(a_submit())
             await clock.advance(1.0)
-            await asyncio.sleep(0.01)
-        assert calls == [response.message_id] * 2  # type: ignore[attr-defined]
-        await eventually(lambda: simulator.stats.receipts_acked == 1)
+            assert len(calls) == 1
+            await clock.advance(29.9)
+            assert len(calls) == 1  # the SMSC waits its redelivery delay
+            await clock.advance(0.1)
+            assert calls == [response.message_id] * 2  # type: ignore[attr-defined]
+            assert simulator.stats.receipts_acked == 1
+    finally:
+        await simulator.close()
 
 
 async def test_wrong_password_is_reported(clock: VirtualClock) -> None:
     simulator = await start_simulator(clock, credentials={"tester": "right"})
     try:
-        client = SmppClient(client_settings(simulator.port), clock=clock)
+        client = client_of(simulator, clock)
         client.start()
-        await eventually(lambda: client.stats.bind_failures >= 1)
+        await clock.advance(0)
+        assert client.stats.bind_failures == 1
         assert isinstance(client.last_error, BindError)
         assert "ESME_RINVPASWD" in str(client.last_error)
         assert not client.bound
@@ -254,27 +273,29 @@ async def test_wrong_password_is_reported(clock: VirtualClock) -> None:
 async def test_graceful_close_waits_for_outstanding_submits_then_unbinds(
     simulator: SmscSimulator, clock: VirtualClock
 ) -> None:
-    client = SmppClient(client_settings(simulator.port), clock=clock)
+    client = client_of(simulator, clock)
     client.start()
     await asyncio.wait_for(client.wait_bound(), 5)
     submits = [asyncio.create_task(client.submit(a_submit(receipt=0))) for _ in range(20)]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the submits are in flight before close() begins
     await client.close()
     assert all(task.result().command_status == 0 for task in submits)
-    await eventually(lambda: simulator.stats.binds_active == 0)
+    await clock.advance(0)
+    assert simulator.stats.binds_active == 0
 
 
 # --- a scripted SMSC, for behaviour the simulator is too well-behaved to show -------------
 
 
 class ScriptedSmsc:
-    """An SMSC built on the same link layer, whose answers a test decides."""
+    """An SMSC built on the same link layer, whose answers a test decides; clients reach it
+    through :attr:`connector` (a memory pair per connection)."""
 
     def __init__(self, answer: Handler) -> None:
         self.answer = answer
         self.connections: list[SmppConnection] = []
         self.requests: list[Request] = []
-        self.server: asyncio.Server | None = None
+        self.connector = memory_connector(self._accept)
 
     def _handle(self, request: Request) -> object:
         self.requests.append(request)
@@ -282,39 +303,32 @@ class ScriptedSmsc:
             return request.response(system_id="SCRIPTED")
         return self.answer(request)
 
-    async def start(self) -> int:
-        def factory() -> SmppConnection:
-            conn = SmppConnection(Role.smsc, self._handle, settings=LinkSettings(window=100))  # type: ignore[arg-type]
-            self.connections.append(conn)
-            return conn
+    def _accept(self) -> SmppConnection:
+        conn = SmppConnection(Role.smsc, self._handle, settings=LinkSettings(window=100))  # type: ignore[arg-type]
+        self.connections.append(conn)
+        return conn
 
-        self.server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        assert self.server is not None
+    def stop(self) -> None:
         for conn in self.connections:
             conn.close()
-        self.server.close()
-        await self.server.wait_closed()
 
 
 async def test_unanswered_submit_times_out(clock: VirtualClock) -> None:
     smsc = ScriptedSmsc(lambda request: asyncio.get_running_loop().create_future())
-    port = await smsc.start()
-    settings = client_settings(port, link=LinkSettings(response_timeout=5.0))
+    settings = client_settings(link=LinkSettings(response_timeout=5.0))
     try:
-        async with SmppClient(settings, clock=clock) as client:
+        async with SmppClient(settings, clock=clock, connector=smsc.connector) as client:
             await asyncio.wait_for(client.wait_bound(), 5)
             task = asyncio.create_task(client.submit(a_submit()))
-            await eventually(lambda: len(smsc.requests) == 2)
+            await clock.advance(0)
+            assert len(smsc.requests) == 2
             await clock.advance(4.0)
             assert not task.done()
             await clock.advance(2.0)
             with pytest.raises(ResponseTimeoutError):
                 await task
     finally:
-        await smsc.stop()
+        smsc.stop()
 
 
 async def test_generic_nack_fails_the_submit_with_its_status(clock: VirtualClock) -> None:
@@ -325,45 +339,43 @@ async def test_generic_nack_fails_the_submit_with_its_status(clock: VirtualClock
         )
 
     smsc = ScriptedSmsc(nack)
-    port = await smsc.start()
     try:
-        async with SmppClient(client_settings(port), clock=clock) as client:
+        async with SmppClient(client_settings(), clock=clock, connector=smsc.connector) as client:
             await asyncio.wait_for(client.wait_bound(), 5)
             with pytest.raises(CommandStatusError) as refused:
                 await client.submit(a_submit())
             assert refused.value.command_status == CommandStatus.ESME_RINVCMDLEN
     finally:
-        await smsc.stop()
+        smsc.stop()
 
 
 async def test_silent_peer_is_detected_by_enquire_link_and_rebound(clock: VirtualClock) -> None:
     smsc = ScriptedSmsc(lambda request: None)
-    port = await smsc.start()
-    settings = client_settings(
-        port, link=LinkSettings(response_timeout=2.0, enquire_link_interval=10.0)
-    )
+    settings = client_settings(link=LinkSettings(response_timeout=2.0, enquire_link_interval=10.0))
     try:
-        async with SmppClient(settings, clock=clock) as client:
+        async with SmppClient(settings, clock=clock, connector=smsc.connector) as client:
             await asyncio.wait_for(client.wait_bound(), 5)
             transport = smsc.connections[0]._transport
-            assert isinstance(transport, asyncio.ReadTransport)  # a real socket here
+            assert isinstance(transport, MemoryTransport)
             transport.pause_reading()  # the SMSC hangs: it reads and answers nothing
             await clock.advance(10.0)  # silence long enough for an enquire_link
-            await clock.advance(3.0)  # ... which goes unanswered
-            await eventually(lambda: client.stats.links_lost == 1)
-            while client.stats.binds < 2:
-                await clock.advance(0.5)
-                await asyncio.sleep(0.01)
+            await clock.advance(1.9)
+            assert client.stats.links_lost == 0
+            await clock.advance(0.1)  # ... left unanswered for response_timeout
+            assert client.stats.links_lost == 1
+            assert not client.bound
+            await clock.advance(0.5)  # the first reconnect backoff is at most 0.5 s
+            assert client.stats.binds == 2
             assert client.bound
     finally:
-        await smsc.stop()
+        smsc.stop()
 
 
 async def test_a_pdu_that_cannot_be_encoded_fails_at_once_and_frees_its_slot(
     simulator: SmscSimulator, clock: VirtualClock
 ) -> None:
-    settings = client_settings(simulator.port, link=LinkSettings(window=1))
-    async with SmppClient(settings, clock=clock) as client:
+    settings = client_settings(link=LinkSettings(window=1))
+    async with client_of(simulator, clock, settings) as client:
         await asyncio.wait_for(client.wait_bound(), 5)
         with pytest.raises(PduError) as refused:
             await client.submit(SubmitSm(source_addr="x" * 30, destination_addr="995599000001"))

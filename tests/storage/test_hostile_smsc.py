@@ -120,7 +120,8 @@ NOISE = [
 
 
 async def until(clock: VirtualClock, condition: Callable[[], bool]) -> None:
-    """Let sockets run, and the virtual clock wake what is due now, until ``condition()``."""
+    """Let the database thread and the memory pair run, and the virtual clock wake what is due
+    now, until ``condition()``."""
     async with asyncio.timeout(SAFETY):
         while not condition():
             await clock.advance(0)  # record_delay=0: results are written without time passing
@@ -164,14 +165,14 @@ async def test_every_genuine_receipt_is_matched_and_none_is_refused(
     message_of = dict(zip(IDS, accepted.message_ids, strict=True))
 
     smsc = HostileSmsc()
-    port = await smsc.start()
-    settings = ChannelSettings(name=CHANNEL, port=port, window=10)
+    settings = ChannelSettings(name=CHANNEL, port=0, window=10)
     receipts = ReceiptHandler(message_store, clock=clock)
     channel = Channel(
         settings,
         receipts=receipts,
         clock=clock,
         client=dataclasses.replace(client_settings(settings), reconnect_initial=0.1),
+        connector=smsc.connector,
     )
     dispatcher = Dispatcher(
         message_store,
@@ -205,7 +206,7 @@ async def test_every_genuine_receipt_is_matched_and_none_is_refused(
         await dispatcher.stop()
         await channel.close()
         await receipts.close()
-        await smsc.close()
+        smsc.close()
 
     assert [answer.command_status for answer in answers] == [0] * len(sent)
     wire = smsc.responses_on_the_wire(CommandId.deliver_sm_resp)

@@ -16,7 +16,7 @@ from mesiji.clock import Clock, SystemClock
 from mesiji.errors import ConfigError
 from mesiji.services.receipts import ReceiptSink
 from mesiji.settings import ChannelSettings
-from mesiji.smpp.client import BindKind, ClientSettings, SmppClient
+from mesiji.smpp.client import BindKind, ClientSettings, Connector, SmppClient
 from mesiji.smpp.connection import LinkSettings, PduObserver
 from mesiji.smpp.pdus import DataSm, DeliverSm, Pdu, SubmitSm
 from mesiji.smpp.receipts import is_receipt
@@ -59,7 +59,8 @@ class Channel:
     """One route: an SMPP client holding the channel's binds, and how it writes text.
 
     ``client`` replaces the SMPP client settings derived from ``settings`` (tests shorten the
-    reconnect backoff with it).
+    reconnect backoff with it); ``connector`` replaces TCP (see
+    :data:`~mesiji.smpp.client.Connector`; tests reach a simulator over a memory pair).
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class Channel:
         client: ClientSettings | None = None,
         observer: PduObserver | None = None,
         rng: random.Random | None = None,
+        connector: Connector | None = None,
     ) -> None:
         try:
             self.concat = ConcatMethod(settings.concat)
@@ -87,6 +89,7 @@ class Channel:
             clock=clock or SystemClock(),
             observer=observer,
             rng=rng,
+            connector=connector,
         )
         #: Mobile-originated messages received (and, for now, only logged).
         self.mo_received = 0

@@ -80,6 +80,7 @@ class SmscSimulator:
         self._log: SubmitLog | None = None
         self._port: int | None = None
         self._connections = 0
+        self._started = False
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -96,19 +97,27 @@ class SmscSimulator:
     ) -> None:
         await self.close()
 
-    async def start(self) -> None:
-        """Listen on ``settings.host``:``settings.port``."""
-        if self._server is not None:
+    async def start(self, *, listen: bool = True) -> None:
+        """Start the receipt scheduler and listen on ``settings.host``:``settings.port``.
+
+        With ``listen=False`` no socket is opened: ESMEs reach the simulator only through
+        :meth:`new_connection` (a memory pair in tests).
+        """
+        if self._started:
             raise ConfigError("the simulator is already started")
+        self._started = True
         loop = asyncio.get_running_loop()
         if self.settings.submit_log is not None:
             self._log = SubmitLog(self.settings.submit_log)
         self._scheduler.start()
+        if not listen:
+            return
         try:
             self._server = await loop.create_server(
                 self._make_connection, self.settings.host, self.settings.port
             )
         except BaseException:
+            self._started = False
             await self._scheduler.close()
             if self._log is not None:
                 self._log.close()
@@ -157,7 +166,8 @@ class SmscSimulator:
     # --- connections -------------------------------------------------------------------
 
     def new_connection(self) -> SmppConnection:
-        """A new SMSC-side connection for any transport (a memory pair in tests)."""
+        """A new SMSC-side connection for any transport (a memory pair in tests); call it
+        after :meth:`start`, whose scheduler sends the receipts."""
         return self._make_connection()
 
     def _make_connection(self) -> SmppConnection:

@@ -29,6 +29,8 @@ class MemoryTransport:
         #: Every byte this end wrote, in order.
         self.sent = bytearray()
         self._closing = False
+        # Bytes that arrived while reading is paused, handed over on resume_reading().
+        self._paused: list[bytes] | None = None
 
     def write(self, data: bytes) -> None:
         if self._closing or self.peer is None:
@@ -50,8 +52,22 @@ class MemoryTransport:
     def is_closing(self) -> bool:
         return self._closing
 
+    def pause_reading(self) -> None:
+        """Hold what the peer writes, as a peer that stopped reading its socket."""
+        if self._paused is None:
+            self._paused = []
+
+    def resume_reading(self) -> None:
+        """Hand the held bytes to the protocol and read again."""
+        held, self._paused = self._paused or [], None
+        for data in held:
+            self.protocol.data_received(data)
+
     def _deliver(self, data: bytes) -> None:
-        self.protocol.data_received(data)
+        if self._paused is not None:
+            self._paused.append(data)
+        else:
+            self.protocol.data_received(data)
 
 
 def connect_pair(
