@@ -151,15 +151,15 @@ class SmppConnection(asyncio.Protocol):
         Waits for room in the window and in the socket's buffer first. Raises
         :class:`ResponseTimeoutError` or :class:`ConnectionClosedError`.
         """
+        protocol = self.protocol
+        command_id = pdu.command_id
         while True:
-            if self.is_closed:
+            if self._transport is None or self.closed.is_set():
                 raise ConnectionClosedError(f"{self.name}: {self.close_reason or 'not open'}")
             if not self._writable.is_set():
                 await self._writable.wait()
                 continue
-            if self.protocol.can_send(pdu.command_id) or not self.protocol.session.allowed(
-                pdu.command_id
-            ):
+            if protocol.can_send(command_id) or not protocol.session.allowed(command_id):
                 # Not allowed in this state: send() raises LocalProtocolError, as it should.
                 return await self._send_request(pdu)
             waiter = asyncio.get_running_loop().create_future()
@@ -212,8 +212,17 @@ class SmppConnection(asyncio.Protocol):
 
     async def _send_request(self, pdu: Request) -> Pdu:
         waiter: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
-        self.protocol.send(pdu, token=waiter, now=self._clock.monotonic())
-        self._pump()
+        protocol = self.protocol
+        protocol.send(pdu, token=waiter, now=self._clock.monotonic())
+        # send() raises no event: only the bytes need to go, and the request's deadline.
+        if protocol.session.outstanding == 1:
+            # Nothing else of ours is with the peer, so it is idle: write now rather than at
+            # the end of this loop pass. Under load this keeps the window in two batches in
+            # flight (the peer works on one while we prepare the next) instead of one.
+            self._flush()
+        else:
+            self._schedule_flush()
+        self._arm_timer()
         return await waiter
 
     # --- moving bytes and events -------------------------------------------------------
@@ -282,10 +291,9 @@ class SmppConnection(asyncio.Protocol):
 
     def _arm_timer(self) -> None:
         """The one timer: the protocol's next deadline, on the injected clock."""
-        deadline = None if self.closed.is_set() else self.protocol.next_deadline()
-        if deadline == self._timer_at or (
-            deadline is not None and self._timer_at is not None and self._timer_at < deadline
-        ):
+        deadline = self.protocol.next_deadline()
+        timer_at = self._timer_at
+        if timer_at is not None and deadline is not None and timer_at <= deadline:
             # An earlier timer is armed: let it fire, tick() is harmless early and re-arms.
             # Saves a cancel + call_at for every request at high rates.
             return

@@ -8,7 +8,7 @@ never disagree with itself. Every PDU keeps its optional parameters as an ordere
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
 from mesiji.smpp import tlv as _tlv
@@ -46,6 +46,9 @@ _SHORT_MESSAGE = ShortMessage()
 
 Body = tuple[tuple[str, Field], ...]
 
+#: Per PDU class, the fields :meth:`Pdu.with_sequence` copies (all but sequence_number).
+_COPIED: dict[type, tuple[str, ...]] = {}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pdu:
@@ -65,7 +68,17 @@ class Pdu:
 
     def with_sequence(self: P, sequence_number: int) -> P:
         """A copy carrying ``sequence_number`` (sessions number requests as they send them)."""
-        return replace(self, sequence_number=sequence_number)
+        # Every request sent is copied here, so field by field: half the time of
+        # dataclasses.replace, which builds keywords and runs the whole __init__ again.
+        cls = type(self)
+        names = _COPIED.get(cls)
+        if names is None:
+            names = _COPIED[cls] = tuple(f.name for f in fields(cls) if f.name != "sequence_number")
+        copy = object.__new__(cls)
+        for name in names:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "sequence_number", sequence_number)
+        return copy
 
     @property
     def is_response(self) -> bool:

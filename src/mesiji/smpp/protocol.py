@@ -161,9 +161,11 @@ class SmppProtocol:
 
     def can_send(self, command_id: CommandId = CommandId.submit_sm) -> bool:
         """Whether :meth:`send` of ``command_id`` would be accepted now (state and window)."""
-        if not self.session.allowed(command_id):
+        session = self.session
+        # The window first: it is the cheap test, and the one that fails under load.
+        if session.window_full and command_id not in UNWINDOWED:
             return False
-        return command_id in UNWINDOWED or not self.session.window_full
+        return session.allowed(command_id)
 
     def send(self, request: Request, *, token: object = None, now: float | None = None) -> Request:
         """Number ``request``, queue its bytes, and return it as sent.
@@ -215,15 +217,17 @@ class SmppProtocol:
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` next has something to do (None: never, as things stand)."""
-        if self.closed:
+        # Asked after every batch of bytes in and every request out: no allocation here.
+        session = self.session
+        if session.state is SessionState.closed:
             return None
-        deadlines = []
-        oldest = self.session.oldest_sent()
-        if oldest is not None:
-            deadlines.append(oldest + self.response_timeout)
-        if self.session.bound and self._keepalive is None:
-            deadlines.append(self._last_heard + self.enquire_link_interval)
-        return min(deadlines, default=None)
+        oldest = session.oldest_sent()
+        deadline = None if oldest is None else oldest + self.response_timeout
+        if self._keepalive is None and session.bound:
+            keepalive = self._last_heard + self.enquire_link_interval
+            if deadline is None or keepalive < deadline:
+                return keepalive
+        return deadline
 
     def close(self, reason: str) -> None:
         """The link is gone or is being dropped: every outstanding request is abandoned."""
@@ -267,22 +271,26 @@ class SmppProtocol:
         """Feed bytes read from the peer; events become available from :meth:`next_event`."""
         if now is not None:
             self._now = now
-        if self.closed:
+        session = self.session
+        if session.state is SessionState.closed:
             return
         self._last_heard = self._now
-        self._decoder.feed(data)
-        while not self.closed:
+        decoder = self._decoder
+        decoder.feed(data)
+        while True:
             try:
-                pdu = self._decoder.next_pdu()
+                pdu = decoder.next_pdu()
             except PduError as exc:
                 self._reject(exc)
-                if self._decoder.failed:
+                if decoder.failed:
                     self.close(f"unrecoverable framing error: {exc}")
                     return
                 continue
             if pdu is None:
                 return
             self._receive(pdu)
+            if self.closed:
+                return  # an unbind, or the unbind_resp to ours: what follows is not read
 
     def _queue(self, pdu: Pdu, data: bytes | None = None) -> None:
         if self._observer is not None:
