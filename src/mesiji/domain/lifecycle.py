@@ -67,6 +67,7 @@ __all__ = [
     "message_error_code",
     "receipt_event",
     "settle",
+    "states_for",
     "step",
     "submit_event",
 ]
@@ -213,6 +214,11 @@ TABLE: Mapping[tuple[PartStatus, Event], Step] = MappingProxyType(
 def step(state: PartStatus, event: Event) -> Step | None:
     """What ``event`` does to a part in ``state``; None when it does nothing."""
     return TABLE.get((state, event))
+
+
+def states_for(event: Event) -> frozenset[PartStatus]:
+    """The part states ``event`` moves: the guard of a store's bulk update."""
+    return frozenset(state for state, e in TABLE if e is event)
 
 
 def receipt_event(status: PartStatus | None) -> Event:
