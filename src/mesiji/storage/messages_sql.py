@@ -68,7 +68,7 @@ from mesiji.storage.receipts_sql import (
 from mesiji.storage.schema import message_events, messages, notifications, parts
 from mesiji.storage.types import UtcDateTime
 
-__all__ = ["MAX_PAGE", "SqlMessageStore"]
+__all__ = ["MAX_PAGE", "SqlMessageStore", "decode_cursor", "encode_cursor"]
 
 #: The most messages one page of :meth:`SqlMessageStore.list_messages` holds.
 MAX_PAGE = 1000
@@ -349,7 +349,7 @@ class SqlMessageStore:
         if query.until is not None:
             conditions.append(messages.c.created_at < query.until)
         if query.cursor is not None:
-            created_at, message_id = _decode_cursor(query.cursor)
+            created_at, message_id = decode_cursor(query.cursor)
             # A row value, so both engines can start the index scan at the cursor.
             conditions.append(
                 tuple_(messages.c.created_at, messages.c.id)
@@ -369,7 +369,7 @@ class SqlMessageStore:
                 page = [_view(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return page, None
-        return page, _encode_cursor(page[-1].created_at, page[-1].id)
+        return page, encode_cursor(page[-1].created_at, page[-1].id)
 
     # -- callbacks --------------------------------------------------------------------------
 
@@ -564,12 +564,12 @@ async def _with_history(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list
     ]
 
 
-def _encode_cursor(created_at: datetime, message_id: int) -> str:
+def encode_cursor(created_at: datetime, message_id: int) -> str:
     text = f"{created_at.isoformat()}|{message_id}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
     """(created_at in UTC, message id) of a cursor :meth:`SqlMessageStore.list_messages` made.
 
     Anything else raises :class:`CursorError`: not base64, not UTF-8, no offset, a time off

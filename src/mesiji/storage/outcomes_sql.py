@@ -18,26 +18,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesiji.domain.lifecycle import (
-    Effect,
-    Event,
-    MessageEffect,
-    MessageState,
-    Step,
-    message_error_code,
-    settle,
-    step,
-)
+from mesiji.domain.lifecycle import MessageEffect, MessageState, message_error_code, settle
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.storage import dialects
 from mesiji.storage.message_ports import StatusChange
 from mesiji.storage.notifications_sql import StatusCallback, enqueue_status_callbacks
+from mesiji.storage.part_states import PartState, advance, part_credits
 from mesiji.storage.schema import accounts, balance_ledger, message_events, messages, parts
 
 __all__ = [
@@ -52,78 +43,6 @@ __all__ = [
 
 #: The ledger reason of credits given back for parts that were never sent.
 REFUND_REASON = "refund"
-
-
-@dataclass(slots=True)
-class PartState:
-    """A part as a transaction is changing it; :func:`write_parts` stores it."""
-
-    id: int
-    message_id: int
-    account_id: int
-    channel: str | None
-    seqnum: int
-    total: int
-    #: The credits of the whole message, shared out over its parts by :func:`part_credits`.
-    message_credits: int
-    status: PartStatus
-    smsc_message_id: str | None = None
-    submitted_at: datetime | None = None
-    done_at: datetime | None = None
-    error_code: str | None = None
-    #: Whether the table said to give this part's credits back (:func:`refund`).
-    refunded: bool = False
-
-    @property
-    def credits(self) -> int:
-        """What this part cost."""
-        return part_credits(self.message_credits, self.total, self.seqnum)
-
-
-def part_credits(credits: int, total: int, seqnum: int) -> int:
-    """The share of a message's ``credits`` paid for part ``seqnum`` of ``total``.
-
-    The shares add up to exactly ``credits``; the first parts carry the remainder.
-    """
-    share, remainder = divmod(credits, total)
-    return share + (1 if seqnum <= remainder else 0)
-
-
-def advance(
-    state: PartState,
-    event: Event,
-    now: datetime,
-    *,
-    error_code: str | None = None,
-    smsc_message_id: str | None = None,
-) -> Step | None:
-    """Apply what the life-cycle table says ``event`` does to the part, in place.
-
-    None (and no change) when the table has no row: a repeated or late event. The event's
-    ``error_code`` and ``smsc_message_id`` are kept only where the row says so.
-    """
-    row = step(state.status, event)
-    if row is None:
-        return None
-    state.status = row.status
-    effects = row.effects
-    if Effect.STAMP_SUBMITTED in effects:
-        state.submitted_at = now
-    if Effect.STAMP_DONE in effects:
-        state.done_at = now
-    if Effect.CLEAR_DONE in effects:
-        state.done_at = None
-    if Effect.KEEP_SMSC_ID in effects:
-        state.smsc_message_id = smsc_message_id
-    if Effect.FORGET_SMSC_ID in effects:
-        state.smsc_message_id = None
-    if Effect.KEEP_ERROR in effects:
-        state.error_code = row.error_code or error_code
-    if Effect.CLEAR_ERROR in effects:
-        state.error_code = None
-    if Effect.REFUND in effects:
-        state.refunded = True
-    return row
 
 
 async def write_parts(conn: AsyncConnection, states: Sequence[PartState]) -> None:

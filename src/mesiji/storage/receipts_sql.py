@@ -44,6 +44,7 @@ __all__ = [
     "lock_message_ids",
     "receive",
     "retire_reused_ids",
+    "warn_reused",
 ]
 
 log = logging.getLogger(__name__)
@@ -275,17 +276,22 @@ async def retire_reused_ids(
 def _retire(older: PartState, newer: PartState, now: datetime) -> bool:
     if advance(older, Event.ID_REUSED, now) is None:
         return False
+    warn_reused(newer.channel, newer.smsc_message_id, newer=newer.id, older=older.id)
+    return True
+
+
+def warn_reused(channel: str | None, smsc_id: str | None, *, newer: int, older: int) -> None:
+    """Log that the SMSC gave ``smsc_id`` to part ``newer`` while ``older`` still waited."""
     log.warning(
         "%s: the SMSC gave message id %s to part %d while part %d still waited for its "
         "receipt; part %d ends unknown, receipts for the id go to part %d",
-        newer.channel,
-        newer.smsc_message_id,
-        newer.id,
-        older.id,
-        older.id,
-        newer.id,
+        channel,
+        smsc_id,
+        newer,
+        older,
+        older,
+        newer,
     )
-    return True
 
 
 async def give_up_waiting(
