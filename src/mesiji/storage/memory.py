@@ -41,6 +41,7 @@ from mesiji.domain.statuses import MessageStatus, PartStatus, is_final
 from mesiji.smpp.receipts import canonical_message_id, message_id_keys
 from mesiji.storage.accept_sql import check_batch
 from mesiji.storage.errors import Conflict, InsufficientBalance, NotFound, StorageError
+from mesiji.storage.memory_outbox import MemoryNotification, MemoryOutbox
 from mesiji.storage.message_ports import (
     AcceptBatch,
     Accepted,
@@ -52,8 +53,6 @@ from mesiji.storage.message_ports import (
     MessageQuery,
     MessageView,
     NewMessage,
-    Notification,
-    NotificationAttempt,
     PartToSend,
     StatusChange,
     SubmitResult,
@@ -92,24 +91,6 @@ class MemoryMessage:
 
 
 @dataclass(slots=True)
-class MemoryNotification:
-    id: int
-    message_id: int | None
-    account_id: int
-    url: str
-    payload: str
-    next_attempt_at: datetime
-    status: str = "pending"
-    attempts: int = 0
-    last_error: str | None = None
-    last_status_code: int | None = None
-    #: (now, delivered, status_code, error, next_attempt_at) of every recorded attempt.
-    history: list[tuple[datetime, bool, int | None, str | None, datetime | None]] = field(
-        default_factory=list
-    )
-
-
-@dataclass(slots=True)
 class _Receipt:
     """A receipt whose part is not known yet, under its canonical key."""
 
@@ -121,7 +102,7 @@ class _Receipt:
     matched_part_id: int | None = None
 
 
-class MemoryMessageStore:
+class MemoryMessageStore(MemoryOutbox):
     """The message store in memory. ``balances`` and ``callback_urls`` are the accounts'."""
 
     def __init__(
@@ -129,18 +110,17 @@ class MemoryMessageStore:
         balances: dict[int, int] | None = None,
         callback_urls: dict[int, str] | None = None,
     ) -> None:
+        super().__init__()
         self.balances = dict(balances or {})
         self.callback_urls = dict(callback_urls or {})
         self.messages: dict[int, MemoryMessage] = {}
         self.parts: dict[int, MemoryPart] = {}
-        self.notifications: dict[int, MemoryNotification] = {}
         #: (account, delta, reason, message id) of every change of a balance.
         self.ledger: list[tuple[int, int, str, int | None]] = []
         #: Receipts that came before their submit_sm_resp was recorded, and waited for it.
         self.early_receipts = 0
         self._message_ids = itertools.count(1)
         self._part_ids = itertools.count(1)
-        self._notification_ids = itertools.count(1)
         self._receipt_ids = itertools.count(1)
         self._accounts = itertools.count(1)
         self._keys: dict[tuple[int, str], tuple[str | None, Accepted]] = {}
@@ -600,73 +580,8 @@ class MemoryMessageStore:
             callbacks=callbacks if history else (),
         )
 
-    # -- callbacks --------------------------------------------------------------------------
-
-    def add_notification(
-        self,
-        account_id: int,
-        url: str,
-        payload: str,
-        now: datetime,
-        message_id: int | None = None,
-    ) -> MemoryNotification:
-        """Queue a callback, due at once, as a status change does."""
-        notification = MemoryNotification(
-            next(self._notification_ids), message_id, account_id, url, payload, now
-        )
-        self.notifications[notification.id] = notification
-        return notification
-
-    async def claim_notifications(
-        self, limit: int, owner: str, now: datetime, lease_until: datetime
-    ) -> list[Notification]:
-        """Take up to ``limit`` due callbacks, oldest due first, until ``lease_until``."""
-        if limit <= 0:
-            return []
-        due = sorted(
-            (n for n in self.notifications.values() if _due(n, now)),
-            key=lambda n: (n.next_attempt_at, n.id),
-        )[:limit]
-        for n in due:
-            n.next_attempt_at = lease_until
-        return [
-            Notification(n.id, n.message_id, n.account_id, n.url, n.payload, n.attempts)
-            for n in due
-        ]
-
-    async def record_notification_attempts(
-        self, attempts: Sequence[NotificationAttempt], now: datetime
-    ) -> None:
-        """Count each attempt; only a pending notification changes, unknown ids are ignored."""
-        for attempt in sorted(attempts, key=lambda a: a.notification_id):
-            n = self.notifications.get(attempt.notification_id)
-            if n is None or n.status != "pending":
-                continue
-            n.attempts += 1
-            n.last_status_code = attempt.status_code
-            n.last_error = attempt.error
-            n.history.append(
-                (
-                    now,
-                    attempt.delivered,
-                    attempt.status_code,
-                    attempt.error,
-                    attempt.next_attempt_at,
-                )
-            )
-            if attempt.delivered:
-                n.status = "delivered"
-            elif attempt.next_attempt_at is None:
-                n.status = "failed"
-            else:
-                n.next_attempt_at = attempt.next_attempt_at
-
     # -- for assertions ---------------------------------------------------------------------
 
     def parts_of(self, message_id: int) -> list[MemoryPart]:
         """The parts of a message, in order."""
         return list(self.messages[message_id].parts)
-
-
-def _due(notification: MemoryNotification, now: datetime) -> bool:
-    return notification.status == "pending" and notification.next_attempt_at <= now
