@@ -11,7 +11,7 @@ part state  event                  new state   effects
 queued      claimed                submitting  take lease
 queued      expired_in_queue       expired     final, refund, stamp done
 queued      cancelled              cancelled   final, refund, stamp done, release lease
-queued      attempts_exhausted     failed      final, refund, stamp done, keep error
+queued      attempts_exhausted     failed      final, refund, release lease, stamp done, keep error
 submitting  claimed                submitting  take lease (its lease ran out: taken over)
 submitting  released               queued      release lease
 submitting  submit_ok              in_transit  release lease, stamp submitted, keep SMSC id
