@@ -156,10 +156,13 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def rig(
-    smsc: ScriptedSmsc, channel_settings: dict[str, Any] | None = None, **dispatcher: Any
+    smsc: ScriptedSmsc,
+    channel_settings: dict[str, Any] | None = None,
+    store: FakeMessageStore | None = None,
+    **dispatcher: Any,
 ) -> AsyncIterator[Rig]:
     clock = VirtualClock()
-    store = FakeMessageStore()
+    store = store or FakeMessageStore()
     settings = ChannelSettings(name="sim", port=0, window=5, **(channel_settings or {}))
     channel = Channel(
         settings,
@@ -245,8 +248,21 @@ async def test_claim_failure_is_retried() -> None:
         await r.until(lambda: r.statuses() == {P.IN_TRANSIT: 2})
 
 
+class EarlyClaims(FakeMessageStore):
+    """Claims as of a second ago: a part claimed just before its validity ended reaches the
+    dispatcher after it (the store itself expires parts claimed after it, unsent)."""
+
+    async def claim_parts(
+        self, channel: str, limit: int, owner: str, now: datetime, lease_until: datetime
+    ) -> list[PartToSend]:
+        return await super().claim_parts(channel, limit, owner, now - _SECOND, lease_until)
+
+
+_SECOND = timedelta(seconds=1)
+
+
 async def test_unsendable_part_is_failed_without_reaching_the_smsc() -> None:
-    async with rig(ScriptedSmsc()) as r:
+    async with rig(ScriptedSmsc(), store=EarlyClaims()) as r:
         await r.store.accept(
             AcceptBatch(1, [new_message("995599000001", valid_until=r.clock.now())]),
             r.clock.now(),

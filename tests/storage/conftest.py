@@ -1,14 +1,21 @@
 """The databases the storage contract suite runs on, one fresh database per test.
 
-Every test taking ``database`` (or ``store``) runs twice: on SQLite in a file under
-``tmp_path``, and on PostgreSQL in a schema of its own (``t_<random>``, dropped afterwards) at
+Every test taking ``database`` (or ``store``) runs on SQLite in a file under ``tmp_path``, and
+on PostgreSQL in a schema of its own (``t_<random>``, dropped afterwards) at
 ``MESIJI_TEST_POSTGRES_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``).
 An unreachable PostgreSQL fails those tests, unless ``MESIJI_TEST_SKIP_POSTGRES=1``.
+
+The message store's contract tests (``test_message_store_*.py``) run a third time on
+:class:`~mesiji.storage.memory.MemoryMessageStore` (``memory``): there ``store`` and
+``message_store`` are the same in-memory store, and the helpers of
+:mod:`tests.storage.message_fixtures` read it directly. A test that needs SQL itself (its
+statements, an engine, another process) takes ``database`` or is marked ``sql_only``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -23,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from mesiji.storage import SqlStore, create_engine, default_sqlite_url, open_store
+from mesiji.storage.memory import MemoryMessageStore
 from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.testing import VirtualClock
 
@@ -48,8 +56,30 @@ class Database:
         return await open_store(self.url, schema=self.schema, clock=clock, **options)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test on a ``database`` on both engines, and the message store's contract
+    tests that need no SQL on the in-memory store too."""
+    if "database" not in metafunc.fixturenames:
+        return
+    kinds = ["sqlite", "postgresql"]
+    if _runs_in_memory(metafunc):
+        kinds.append("memory")
+    metafunc.parametrize("database", kinds, indirect=True)
+
+
+def _runs_in_memory(metafunc: pytest.Metafunc) -> bool:
+    return (
+        metafunc.module.__name__.rpartition(".")[2].startswith("test_message_store_")
+        and "database" not in inspect.signature(metafunc.function).parameters
+        and metafunc.definition.get_closest_marker("sql_only") is None
+    )
+
+
+@pytest.fixture
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "memory":
+        yield Database("memory", "memory:")
+        return
     if request.param == "sqlite":
         yield Database("sqlite", default_sqlite_url(tmp_path))
         return
@@ -102,6 +132,10 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 async def store(database: Database, clock: VirtualClock) -> AsyncIterator[SqlStore]:
+    if database.kind == "memory":
+        # Stands in for both stores: the message fixtures' helpers know it.
+        yield MemoryMessageStore()  # type: ignore[misc]
+        return
     store = await database.open_store(clock)
     try:
         yield store
@@ -155,5 +189,7 @@ def in_another_process(
 
 @pytest.fixture
 def message_store(store: SqlStore) -> SqlMessageStore:
-    """The message store on the same database as ``store``."""
+    """The message store on the same database as ``store`` (the in-memory store itself)."""
+    if isinstance(store, MemoryMessageStore):
+        return store  # type: ignore[return-value]
     return SqlMessageStore(store.engine)

@@ -97,6 +97,7 @@ async def test_a_message_for_later_is_scheduled(
     assert (view.send_at, view.valid_until) == (later, later + timedelta(days=1))
 
 
+@pytest.mark.sql_only
 async def test_a_retry_with_the_same_key_replays_the_first_result(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:
@@ -318,6 +319,7 @@ async def test_a_key_whose_first_request_rolled_back_is_free(
     assert await balance(store, account) == 9
 
 
+@pytest.mark.sql_only
 async def test_a_large_request_is_written_in_a_few_statements(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:

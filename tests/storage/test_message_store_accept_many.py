@@ -55,6 +55,7 @@ async def _destinations(store: SqlStore, ids: tuple[int, ...]) -> list[str]:
         return list((await conn.execute(query)).scalars())
 
 
+@pytest.mark.sql_only
 async def test_a_group_commits_every_request_in_one_transaction(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:
@@ -94,6 +95,7 @@ async def test_a_group_commits_every_request_in_one_transaction(
     assert sum(s.startswith("UPDATE ACCOUNTS ") for s in upper) == 2
 
 
+@pytest.mark.sql_only
 async def test_a_request_short_of_balance_is_refused_alone(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:
@@ -130,6 +132,7 @@ async def test_a_request_short_of_balance_is_refused_alone(
     assert not again.replayed
 
 
+@pytest.mark.sql_only
 async def test_requests_without_keys_short_of_balance_are_refused_alone(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:
@@ -162,6 +165,7 @@ async def test_requests_without_keys_short_of_balance_are_refused_alone(
     ]
 
 
+@pytest.mark.sql_only
 async def test_idempotency_keys_replay_and_conflict_within_a_group(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:
@@ -231,6 +235,7 @@ async def test_unknown_accounts_and_malformed_requests_fail_alone(
     assert await message_store.accept_many([], clock.now()) == []
 
 
+@pytest.mark.sql_only
 async def test_a_failed_transaction_fails_the_whole_group(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:

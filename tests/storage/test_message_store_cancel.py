@@ -11,6 +11,7 @@ from mesiji.domain.statuses import MessageStatus
 from mesiji.storage import SqlStore
 from mesiji.storage.cancel_sql import cancel_message
 from mesiji.storage.engine import WRITE
+from mesiji.storage.memory import MemoryMessageStore
 from mesiji.storage.message_ports import Cancellation, PartToSend, StatusChange
 from mesiji.storage.messages_sql import SqlMessageStore
 from mesiji.storage.outcomes_sql import REFUND_REASON
@@ -31,6 +32,8 @@ from tests.storage.message_fixtures import (
 
 
 async def _ledger(store: SqlStore, account: int) -> list[tuple[int, str, int | None]]:
+    if isinstance(store, MemoryMessageStore):
+        return [(d, r, m) for a, d, r, m in store.ledger if a == account]
     query = (
         select(balance_ledger.c.delta, balance_ledger.c.reason, balance_ledger.c.message_id)
         .where(balance_ledger.c.account_id == account)

@@ -152,6 +152,7 @@ async def test_concurrent_claimers_never_share_a_part(
         assert sum(1 for taken in results if taken) > 1
 
 
+@pytest.mark.sql_only
 async def test_submitted_parts_go_in_transit(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:
@@ -266,6 +267,7 @@ async def test_submit_results_must_make_sense(message_store: SqlMessageStore) ->
             await message_store.record_submissions([nonsense], VirtualClock().now())
 
 
+@pytest.mark.sql_only
 async def test_no_callback_without_a_url(
     store: SqlStore, message_store: SqlMessageStore, clock: VirtualClock
 ) -> None:

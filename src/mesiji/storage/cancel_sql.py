@@ -1,15 +1,16 @@
 """Cancelling a message that no dispatcher has claimed yet, on SQL.
 
-The domain decides (:func:`mesiji.domain.statuses.cancellable` and the transition table);
-this module only applies it, in the caller's transaction, and so that a dispatcher's claim
-and a cancellation never both win:
+The life-cycle table decides (:mod:`mesiji.domain.lifecycle`: which part states a
+cancellation moves, to what, and that their credits come back); this module only applies it,
+in the caller's transaction, and so that a dispatcher's claim and a cancellation never both
+win:
 
 - the message's parts are locked first (PostgreSQL: ``FOR NO KEY UPDATE``, in id order, the
   lock order of :mod:`mesiji.storage.outcomes_sql`). A claim holding them makes this wait and
   then read the claimed status; a claim coming later skips them (``SKIP LOCKED``) and, once
   this commits, no longer finds them queued. On SQLite the writer's ``BEGIN IMMEDIATE``
   already makes the two one after the other;
-- the update is guarded by the statuses the domain allows to move to ``cancelled``, and must
+- the update is guarded by the part states the table lets ``cancelled`` move, and must
   change every part: otherwise the transaction is rolled back (:class:`LostRace`).
 
 What follows is what follows any status change (:func:`~mesiji.storage.outcomes_sql.
@@ -24,9 +25,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesiji.domain.statuses import MessageStatus, PartStatus, cancellable, statuses_before
+from mesiji.domain.lifecycle import Event, states_for
+from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.storage.message_ports import Cancellation
-from mesiji.storage.outcomes_sql import PartState, refund, settle_messages
+from mesiji.storage.outcomes_sql import PartState, advance, refund, settle_messages
 from mesiji.storage.schema import messages, parts
 
 __all__ = ["LostRace", "cancel_message", "message_status"]
@@ -60,21 +62,6 @@ async def cancel_message(
     if not rows:
         status = await message_status(conn, account_id, message_id)
         return None if status is None else Cancellation(status, cancelled=False)
-    if not cancellable([PartStatus(r.status) for r in rows]):
-        return Cancellation(MessageStatus(rows[0].message_status), cancelled=False)
-    guard = sorted(s.value for s in statuses_before(PartStatus.CANCELLED))
-    result = await conn.execute(
-        update(parts)
-        .where(parts.c.message_id == message_id, parts.c.status.in_(guard))
-        .values(
-            status=PartStatus.CANCELLED.value,
-            done_at=now,
-            lease_owner=None,
-            lease_until=None,
-        )
-    )
-    if result.rowcount != len(rows):
-        raise LostRace(f"message {message_id}: {result.rowcount} of {len(rows)} parts cancelled")
     states = [
         PartState(
             id=r.id,
@@ -84,17 +71,30 @@ async def cancel_message(
             seqnum=r.seqnum,
             total=r.total,
             message_credits=r.credits,
-            status=PartStatus.CANCELLED,
-            done_at=now,
+            status=PartStatus(r.status),
         )
         for r in rows
     ]
+    # Whole or not at all: once one part was claimed or reached the SMSC, the others would
+    # arrive as a fragment of a text the recipient could not read.
+    moves = [advance(state, Event.CANCELLED, now) for state in states]
+    if any(move is None for move in moves):
+        return Cancellation(MessageStatus(rows[0].message_status), cancelled=False)
+    (ended,) = {state.status for state in states}  # one guarded UPDATE writes them all
+    guard = sorted(s.value for s in states_for(Event.CANCELLED))
+    result = await conn.execute(
+        update(parts)
+        .where(parts.c.message_id == message_id, parts.c.status.in_(guard))
+        .values(status=ended.value, done_at=now, lease_owner=None, lease_until=None)
+    )
+    if result.rowcount != len(rows):
+        raise LostRace(f"message {message_id}: {result.rowcount} of {len(rows)} parts cancelled")
     changes = await settle_messages(conn, [message_id], now)
     await refund(conn, states, now)
     return Cancellation(
         MessageStatus.CANCELLED,
         cancelled=True,
-        refunded=sum(s.credits for s in states),
+        refunded=sum(s.credits for s in states if s.refunded),
         changes=tuple(changes),
     )
 

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Row, Select, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mesiji.domain.lifecycle import Event, states_for, step, submit_event
 from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.smpp.receipts import canonical_message_id, message_id_keys
 from mesiji.storage import cancel_sql, dialects, transactions
@@ -56,7 +57,7 @@ from mesiji.storage.message_ports import (
     StatusChange,
     SubmitResult,
 )
-from mesiji.storage.outcomes_sql import PartState, refund, settle_messages, write_parts
+from mesiji.storage.outcomes_sql import PartState, advance, refund, settle_messages, write_parts
 from mesiji.storage.receipts_sql import (
     apply_receipts,
     apply_waiting_receipts,
@@ -67,15 +68,13 @@ from mesiji.storage.receipts_sql import (
 from mesiji.storage.schema import message_events, messages, notifications, parts
 from mesiji.storage.types import UtcDateTime
 
-__all__ = ["MAX_PAGE", "SqlMessageStore"]
+__all__ = ["MAX_PAGE", "SqlMessageStore", "decode_cursor", "encode_cursor"]
 
 #: The most messages one page of :meth:`SqlMessageStore.list_messages` holds.
 MAX_PAGE = 1000
 #: A message id in a cursor: what a BIGINT holds, in ASCII digits.
 _CURSOR_ID = re.compile(r"[0-9]{1,19}")
 _MAX_ID = 2**63 - 1
-
-_SUBMIT_FAILURES = frozenset({PartStatus.REJECTED, PartStatus.FAILED})
 
 
 class SqlMessageStore:
@@ -179,7 +178,9 @@ class SqlMessageStore:
             while True:
                 rows = await _claimable(conn, channel, limit, now)
                 taken = [r for r in rows if not _past_validity(r, now)][: limit - len(claimed)]
-                gone = [_state(r, PartStatus.EXPIRED, now) for r in rows if _past_validity(r, now)]
+                gone = [_state(r) for r in rows if _past_validity(r, now)]
+                for state in gone:
+                    advance(state, Event.EXPIRED_IN_QUEUE, now)
                 if taken:
                     await conn.execute(
                         update(parts)
@@ -187,7 +188,7 @@ class SqlMessageStore:
                             dialects.one_of(conn.dialect.name, parts.c.id, [r.id for r in taken])
                         )
                         .values(
-                            status=PartStatus.SUBMITTING.value,
+                            status=_claimed_status(taken),
                             lease_owner=owner,
                             lease_until=lease_until,
                             attempts=parts.c.attempts + 1,
@@ -232,12 +233,14 @@ class SqlMessageStore:
         paid for. A part still waiting for its receipt under an SMSC id given here to another
         part ends ``unknown`` (see :func:`~mesiji.storage.receipts_sql.retire_reused_ids`).
         """
-        outcome: dict[int, tuple[SubmitResult, PartStatus]] = {}
+        outcome: dict[int, tuple[SubmitResult, Event]] = {}
         for result in results:
             outcome.setdefault(result.part_id, (result, _outcome(result)))
         if not outcome:
             return []
         smsc_ids = [r.smsc_message_id for r, _ in outcome.values() if r.smsc_message_id]
+        # Only parts an outcome moves (those out for submission): a late result is ignored.
+        movable = sorted({s.value for _, event in outcome.values() for s in states_for(event)})
         async with self._writing() as conn:
             await lock_message_ids(
                 conn, (key for i in smsc_ids for key in message_id_keys(canonical_message_id(i)))
@@ -246,19 +249,23 @@ class SqlMessageStore:
                 _part_columns()
                 .where(
                     dialects.one_of(conn.dialect.name, parts.c.id, sorted(outcome)),
-                    parts.c.status == PartStatus.SUBMITTING.value,
+                    parts.c.status.in_(movable),
                 )
                 .order_by(parts.c.id)
                 .with_for_update(of=parts, key_share=True)
             )
-            states = [_submitted(row, *outcome[row.id], now) for row in await conn.execute(query)]
-            sent = [s for s in states if s.status is PartStatus.IN_TRANSIT]
+            states = [
+                state
+                for row in await conn.execute(query)
+                if (state := _submitted(row, *outcome[row.id], now)) is not None
+            ]
+            sent = [s for s in states if s.smsc_message_id is not None]
             retired = await retire_reused_ids(conn, sent, now)
-            sent = [s for s in sent if s.status is PartStatus.IN_TRANSIT]
+            sent = [s for s in sent if s.smsc_message_id is not None]
             await apply_waiting_receipts(conn, sent, now)
             await write_parts(conn, [*states, *retired])
             changes = await settle_messages(conn, {s.message_id for s in [*states, *retired]}, now)
-            await refund(conn, [s for s in states if s.status in _SUBMIT_FAILURES], now)
+            await refund(conn, states, now)
             return changes
 
     async def apply_receipts(
@@ -342,7 +349,7 @@ class SqlMessageStore:
         if query.until is not None:
             conditions.append(messages.c.created_at < query.until)
         if query.cursor is not None:
-            created_at, message_id = _decode_cursor(query.cursor)
+            created_at, message_id = decode_cursor(query.cursor)
             # A row value, so both engines can start the index scan at the cursor.
             conditions.append(
                 tuple_(messages.c.created_at, messages.c.id)
@@ -362,7 +369,7 @@ class SqlMessageStore:
                 page = [_view(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return page, None
-        return page, _encode_cursor(page[-1].created_at, page[-1].id)
+        return page, encode_cursor(page[-1].created_at, page[-1].id)
 
     # -- callbacks --------------------------------------------------------------------------
 
@@ -401,6 +408,7 @@ def _part_columns() -> Select[Any]:
         parts.c.seqnum,
         parts.c.total,
         parts.c.attempts,
+        parts.c.status,
         messages.c.account_id,
         messages.c.credits,
         messages.c.status.label("message_status"),
@@ -439,7 +447,7 @@ def _past_validity(row: Row[Any], now: datetime) -> bool:
     return row.valid_until is not None and row.valid_until <= now
 
 
-def _state(row: Row[Any], status: PartStatus, now: datetime) -> PartState:
+def _state(row: Row[Any]) -> PartState:
     return PartState(
         id=row.id,
         message_id=row.message_id,
@@ -448,35 +456,40 @@ def _state(row: Row[Any], status: PartStatus, now: datetime) -> PartState:
         seqnum=row.seqnum,
         total=row.total,
         message_credits=row.credits,
-        status=status,
-        done_at=now,
+        status=PartStatus(row.status),
     )
 
 
-def _outcome(result: SubmitResult) -> PartStatus:
-    """The status a submit result moves its part to; ValueError for a result that makes none."""
-    if result.smsc_message_id is not None:
-        if result.status is not None:
-            raise ValueError(f"part {result.part_id}: an SMSC message id with a status")
-        return PartStatus.IN_TRANSIT
-    if result.status not in (*_SUBMIT_FAILURES, PartStatus.QUEUED, PartStatus.UNKNOWN):
-        raise ValueError(f"part {result.part_id}: not a submit outcome: {result.status}")
-    return result.status
+def _claimed_status(rows: Sequence[Row[Any]]) -> str:
+    """The status the table gives the claimed parts (queued, or taken over after a lease)."""
+    moves = {step(PartStatus(r.status), Event.CLAIMED) for r in rows}
+    (move,) = moves
+    if move is None:
+        raise ValueError("claimed a part the life cycle does not let a dispatcher take")
+    return move.status.value
 
 
-def _submitted(row: Row[Any], result: SubmitResult, status: PartStatus, now: datetime) -> PartState:
-    state = _state(row, status, now)
-    if result.smsc_message_id is not None:
-        state.done_at = None
-        state.submitted_at = now
-        state.smsc_message_id = canonical_message_id(result.smsc_message_id)
-        return state
-    state.error_code = result.error_code
-    if status is PartStatus.QUEUED:
-        state.done_at = None
-    elif status is PartStatus.UNKNOWN:
-        state.submitted_at = now  # the SMSC took it, under no usable id
-    return state
+def _outcome(result: SubmitResult) -> Event:
+    """The event of a submit result; ValueError for a result that is none."""
+    try:
+        return submit_event(result.smsc_message_id, result.status)
+    except ValueError as exc:
+        raise ValueError(f"part {result.part_id}: {exc}") from None
+
+
+def _submitted(
+    row: Row[Any], result: SubmitResult, event: Event, now: datetime
+) -> PartState | None:
+    state = _state(row)
+    smsc_id = result.smsc_message_id
+    moved = advance(
+        state,
+        event,
+        now,
+        error_code=result.error_code,
+        smsc_message_id=None if smsc_id is None else canonical_message_id(smsc_id),
+    )
+    return None if moved is None else state
 
 
 def _view(row: Row[Any]) -> MessageView:
@@ -551,12 +564,12 @@ async def _with_history(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list
     ]
 
 
-def _encode_cursor(created_at: datetime, message_id: int) -> str:
+def encode_cursor(created_at: datetime, message_id: int) -> str:
     text = f"{created_at.isoformat()}|{message_id}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
     """(created_at in UTC, message id) of a cursor :meth:`SqlMessageStore.list_messages` made.
 
     Anything else raises :class:`CursorError`: not base64, not UTF-8, no offset, a time off

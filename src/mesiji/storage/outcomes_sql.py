@@ -1,9 +1,12 @@
-"""What follows when parts change: their rows, refunds, and their messages' derived status.
+"""What follows when parts change: their rows, refunds, and their messages' status.
 
-Claims (expiry), submit results and receipts all end the same way: write the parts' new state,
-re-derive each touched message's status and, where it changed, store it with a history event
-and a callback (the outbox), then give back the credits of parts that were never sent, all in
-the caller's transaction.
+Nothing here decides: :func:`advance` asks the life-cycle table
+(:mod:`mesiji.domain.lifecycle`) what an event does to a part and applies its effects to the
+part's state; :func:`settle_messages` asks it what the parts' new tally means for each touched
+message. Claims (expiry), submit results, receipts and cancellations all end the same way:
+write the parts' new state, settle each touched message and, where its status changed, store
+it with a history event and a callback (the outbox), then give back the credits of the parts
+the table said to refund, all in the caller's transaction.
 
 On PostgreSQL, locks are taken in one order everywhere: SMSC ids
 (:func:`mesiji.storage.receipts_sql.lock_message_ids`), then parts, messages and accounts,
@@ -15,21 +18,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesiji.domain.statuses import MessageStatus, PartStatus, derive_message_status, is_final
+from mesiji.domain.lifecycle import MessageEffect, MessageState, message_error_code, settle
+from mesiji.domain.statuses import MessageStatus, PartStatus
 from mesiji.storage import dialects
 from mesiji.storage.message_ports import StatusChange
 from mesiji.storage.notifications_sql import StatusCallback, enqueue_status_callbacks
+from mesiji.storage.part_states import PartState, advance, part_credits
 from mesiji.storage.schema import accounts, balance_ledger, message_events, messages, parts
 
 __all__ = [
     "REFUND_REASON",
     "PartState",
+    "advance",
     "part_credits",
     "refund",
     "settle_messages",
@@ -38,39 +43,6 @@ __all__ = [
 
 #: The ledger reason of credits given back for parts that were never sent.
 REFUND_REASON = "refund"
-
-
-@dataclass(slots=True)
-class PartState:
-    """A part as a transaction is changing it; :func:`write_parts` stores it."""
-
-    id: int
-    message_id: int
-    account_id: int
-    channel: str | None
-    seqnum: int
-    total: int
-    #: The credits of the whole message, shared out over its parts by :func:`part_credits`.
-    message_credits: int
-    status: PartStatus
-    smsc_message_id: str | None = None
-    submitted_at: datetime | None = None
-    done_at: datetime | None = None
-    error_code: str | None = None
-
-    @property
-    def credits(self) -> int:
-        """What this part cost."""
-        return part_credits(self.message_credits, self.total, self.seqnum)
-
-
-def part_credits(credits: int, total: int, seqnum: int) -> int:
-    """The share of a message's ``credits`` paid for part ``seqnum`` of ``total``.
-
-    The shares add up to exactly ``credits``; the first parts carry the remainder.
-    """
-    share, remainder = divmod(credits, total)
-    return share + (1 if seqnum <= remainder else 0)
 
 
 async def write_parts(conn: AsyncConnection, states: Sequence[PartState]) -> None:
@@ -96,9 +68,12 @@ async def write_parts(conn: AsyncConnection, states: Sequence[PartState]) -> Non
 
 
 async def refund(conn: AsyncConnection, states: Sequence[PartState], now: datetime) -> None:
-    """Give back the credits of parts that were never sent: one ledger row per message."""
+    """Give back the credits of the parts the table said to refund (:attr:`PartState.refunded`,
+    parts that were never sent): one ledger row per message."""
     per_message: dict[tuple[int, int], int] = defaultdict(int)
     for state in states:
+        if not state.refunded:
+            continue
         per_message[state.account_id, state.message_id] += state.credits
     per_account: dict[int, int] = defaultdict(int)
     for (account_id, _), credits in per_message.items():
@@ -131,7 +106,8 @@ async def refund(conn: AsyncConnection, states: Sequence[PartState], now: dateti
 async def settle_messages(
     conn: AsyncConnection, message_ids: Collection[int], now: datetime
 ) -> list[StatusChange]:
-    """Re-derive the messages' statuses from their parts; store and announce the changes.
+    """Settle the messages on the tally of their parts (:func:`mesiji.domain.lifecycle.settle`);
+    store and announce the changes.
 
     A changed message gets its new status and error code, a history event, and a callback
     when it or its account has a callback URL (the message's own URL wins).
@@ -178,14 +154,20 @@ async def settle_messages(
     callbacks: list[StatusCallback] = []
     for message in message_rows:
         statuses = part_rows[message.id]
-        status = derive_message_status([s for s, _ in statuses], send_at=message.send_at, now=now)
-        error_code = _error_code(status, statuses)
-        if status.value == message.status and error_code == message.error_code:
+        scheduled = message.send_at is not None and message.send_at > now
+        settled = settle(
+            MessageStatus(message.status),
+            MessageState.of(s for s, _ in statuses),
+            scheduled=scheduled,
+        )
+        status = settled.status
+        error_code = message_error_code(status, statuses)
+        if not settled.effects and error_code == message.error_code:
             continue
         updates.append(
             {"message_id_": message.id, "status": status.value, "error_code": error_code}
         )
-        if status.value == message.status:
+        if MessageEffect.RECORD not in settled.effects:
             continue
         changes.append(StatusChange(message.id, message.account_id, status, now))
         events.append(
@@ -194,7 +176,7 @@ async def settle_messages(
         # A message's own callback_url gets Mesiji's JSON; without one, the account's
         # callback_url gets smsoffice.ge's GET form, which its existing clients expect.
         url = message.own_url or message.account_url
-        if url is not None:
+        if url is not None and MessageEffect.QUEUE_CALLBACK in settled.effects:
             callbacks.append(
                 StatusCallback(
                     url=url,
@@ -222,12 +204,3 @@ async def settle_messages(
         await conn.execute(message_events.insert(), events)
     await enqueue_status_callbacks(conn, callbacks, now)
     return changes
-
-
-def _error_code(
-    status: MessageStatus, parts_: Sequence[tuple[PartStatus, str | None]]
-) -> str | None:
-    """The error code a message shows: that of its first part in the status it ended with."""
-    if status is MessageStatus.DELIVERED or not all(is_final(s) for s, _ in parts_):
-        return None
-    return next((code for s, code in parts_ if s.value == status.value and code), None)

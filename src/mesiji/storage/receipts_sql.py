@@ -27,11 +27,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesiji.domain.statuses import AWAITING_RECEIPT, PartStatus, can_transition, is_final
+from mesiji.domain.lifecycle import NO_RECEIPT, REUSED_ID, Event, receipt_event, states_for
+from mesiji.domain.statuses import PartStatus, is_final
 from mesiji.smpp.receipts import message_id_keys
 from mesiji.storage import dialects
 from mesiji.storage.message_ports import IncomingReceipt, StatusChange
-from mesiji.storage.outcomes_sql import PartState, settle_messages, write_parts
+from mesiji.storage.outcomes_sql import PartState, advance, settle_messages, write_parts
 from mesiji.storage.schema import messages, parts, receipts
 
 __all__ = [
@@ -43,14 +44,14 @@ __all__ = [
     "lock_message_ids",
     "receive",
     "retire_reused_ids",
+    "warn_reused",
 ]
 
 log = logging.getLogger(__name__)
 
-#: The error code of a part given up because its receipt did not come in time.
-NO_RECEIPT = "NO_RECEIPT"
-#: The error code of a part whose SMSC message id the SMSC gave to a newer part.
-REUSED_ID = "MESSAGE_ID_REUSED"
+# The parts each sweep may move, as the life-cycle table says.
+_REUSABLE = sorted(s.value for s in states_for(Event.ID_REUSED))
+_AWAITING = sorted(s.value for s in states_for(Event.RECEIPT_WAIT_OVER))
 
 
 async def lock_message_ids(conn: AsyncConnection, message_ids: Iterable[str]) -> None:
@@ -78,17 +79,9 @@ def _lock_number(key: str) -> int:
 
 
 def receive(state: PartState, status: PartStatus, error_code: str | None, now: datetime) -> bool:
-    """Apply a receipt's status to a part; False when it changes nothing.
-
-    A part already final stays as it is (a repeated receipt), except that an expired part may
-    still turn delivered (see :mod:`mesiji.domain.statuses`).
-    """
-    if not can_transition(state.status, status):
-        return False
-    state.status = status
-    state.done_at = now
-    state.error_code = None if status is PartStatus.DELIVERED else error_code
-    return True
+    """Apply a receipt's status to a part as the life-cycle table says; False when it changes
+    nothing (a repeated or late receipt; see :mod:`mesiji.domain.lifecycle`)."""
+    return advance(state, receipt_event(status), now, error_code=error_code) is not None
 
 
 async def apply_receipts(
@@ -264,7 +257,7 @@ async def retire_reused_ids(
         _part_states()
         .where(
             _any_key(conn, parts.c.channel, parts.c.smsc_message_id, keys),
-            parts.c.status.in_(sorted(s.value for s in AWAITING_RECEIPT)),
+            parts.c.status.in_(_REUSABLE),
         )
         .order_by(parts.c.id)
         .with_for_update(of=parts, key_share=True)
@@ -281,23 +274,24 @@ async def retire_reused_ids(
 
 
 def _retire(older: PartState, newer: PartState, now: datetime) -> bool:
-    if not can_transition(older.status, PartStatus.UNKNOWN):
+    if advance(older, Event.ID_REUSED, now) is None:
         return False
+    warn_reused(newer.channel, newer.smsc_message_id, newer=newer.id, older=older.id)
+    return True
+
+
+def warn_reused(channel: str | None, smsc_id: str | None, *, newer: int, older: int) -> None:
+    """Log that the SMSC gave ``smsc_id`` to part ``newer`` while ``older`` still waited."""
     log.warning(
         "%s: the SMSC gave message id %s to part %d while part %d still waited for its "
         "receipt; part %d ends unknown, receipts for the id go to part %d",
-        newer.channel,
-        newer.smsc_message_id,
-        newer.id,
-        older.id,
-        older.id,
-        newer.id,
+        channel,
+        smsc_id,
+        newer,
+        older,
+        older,
+        newer,
     )
-    older.status = PartStatus.UNKNOWN
-    older.error_code = REUSED_ID
-    older.smsc_message_id = None
-    older.done_at = now
-    return True
 
 
 async def give_up_waiting(
@@ -313,7 +307,7 @@ async def give_up_waiting(
     query = (
         _part_states()
         .where(
-            parts.c.status.in_(sorted(s.value for s in AWAITING_RECEIPT)),
+            parts.c.status.in_(_AWAITING),
             parts.c.submitted_at < submitted_before,
             or_(messages.c.valid_until.is_(None), messages.c.valid_until <= now),
         )
@@ -324,10 +318,7 @@ async def give_up_waiting(
     given_up = []
     for row in await conn.execute(query):
         state = _part_state(row)
-        if can_transition(state.status, PartStatus.UNKNOWN):
-            state.status = PartStatus.UNKNOWN
-            state.error_code = NO_RECEIPT
-            state.done_at = now
+        if advance(state, Event.RECEIPT_WAIT_OVER, now) is not None:
             given_up.append(state)
     return given_up
 
