@@ -12,13 +12,21 @@ and whose message says why in words a client can act on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberType, ValidationResult
+from phonenumbers import (
+    NumberParseException,
+    PhoneNumber,
+    PhoneNumberDesc,
+    PhoneNumberType,
+    ValidationResult,
+)
 from phonenumbers import carrier as phonenumbers_carrier
+from phonenumbers.carrierdata import CARRIER_LONGEST_PREFIX
 
 from mesiji.domain.operators import operator_name
 from mesiji.errors import MesijiError
@@ -115,6 +123,14 @@ def parse_destination(
     but its region is not in ``allowed_regions``) or ``not_mobile`` (a landline, VoIP, ...
     number: only MOBILE and FIXED_LINE_OR_MOBILE can take an SMS).
     """
+    return _parse_destination(raw, allowed_regions, default_region, fast=True)
+
+
+def _parse_destination(
+    raw: str, allowed_regions: frozenset[str], default_region: str, *, fast: bool
+) -> Destination:
+    """:func:`parse_destination`; ``fast`` False leaves every number to phonenumbers' parse(),
+    as it was before the Georgian fast path (the tests compare the two)."""
     text = raw.strip()
     compact = _SEPARATORS.sub("", text)
     if not compact:
@@ -132,6 +148,17 @@ def parse_destination(
             NumberErrorCode.INVALID, f"{_shown(text)} is not a number: it has too many digits", raw
         )
 
+    if fast and default_region == "GE" and "GE" in allowed_regions:
+        destination = _georgian_mobile(compact)
+        if destination is not None:
+            return destination
+    return _from_parse(compact, text, raw, allowed_regions, default_region)
+
+
+def _from_parse(
+    compact: str, text: str, raw: str, allowed_regions: frozenset[str], default_region: str
+) -> Destination:
+    """:func:`parse_destination` for a ``compact`` number, through phonenumbers' ``parse``."""
     number = _parse_valid(compact, default_region, text, raw)
     region = phonenumbers.region_code_for_number(number) or "ZZ"
     if region not in allowed_regions:
@@ -156,6 +183,89 @@ def parse_destination(
     e164 = f"{number.country_code}{phonenumbers.national_significant_number(number)}"
     carrier_name = phonenumbers_carrier.name_for_valid_number(number, "en")
     return Destination(e164=e164, region=region, operator=operator_name(region, carrier_name))
+
+
+# The Georgian mobile fast path: most destinations are Georgian mobiles, and telling one by
+# phonenumbers' own metadata for GE costs a fraction of parse() with its validity and type
+# checks (docs/decisions.md). A number it does not recognise goes through parse() as any other.
+_GE_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("GE")
+if _GE_METADATA is None:  # pragma: no cover - phonenumbers has always had Georgia
+    raise ImportError("phonenumbers has no metadata for Georgia")
+_GE = _GE_METADATA
+_GE_CODE = str(phonenumbers.country_code_for_region("GE"))
+# The trunk prefix as parse() strips it, when it is a plain digit string ("0") with no
+# transform rule; otherwise such numbers are left to parse().
+_trunk = _GE.national_prefix_for_parsing or _GE.national_prefix or ""
+_GE_TRUNK = _trunk if _trunk.isdigit() and _GE.national_prefix_transform_rule is None else ""
+# number_type() tries these before mobile: a number any of them matches is not a MOBILE.
+_GE_BEFORE_MOBILE = [
+    _GE.premium_rate,
+    _GE.toll_free,
+    _GE.shared_cost,
+    _GE.voip,
+    _GE.personal_number,
+    _GE.pager,
+    _GE.uan,
+    _GE.voicemail,
+]
+
+
+def _desc_check(desc: PhoneNumberDesc | None) -> Callable[[str], bool]:
+    """Whether a national significant number is of ``desc``, as phonenumbers decides it: one
+    of its possible lengths (when it lists any), and its pattern matched whole."""
+    if desc is None or desc.national_number_pattern is None:
+        return lambda nsn: False
+    pattern = re.compile(desc.national_number_pattern)
+    lengths = frozenset(desc.possible_length or ())
+
+    def check(nsn: str) -> bool:
+        if lengths and len(nsn) not in lengths:
+            return False
+        return pattern.fullmatch(nsn) is not None
+
+    return check
+
+
+_GE_GENERAL = _desc_check(_GE.general_desc)
+_GE_MOBILE = _desc_check(_GE.mobile)
+_GE_NOT_MOBILE = [_desc_check(desc) for desc in _GE_BEFORE_MOBILE if desc is not None]
+_ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
+def _georgian_mobile(compact: str) -> Destination | None:
+    """The destination of ``compact`` when it is plainly a Georgian mobile number (national,
+    with the trunk prefix, or international with or without "+"); None for anything else."""
+    if compact.startswith("+"):
+        if not compact.startswith(_GE_CODE, 1):
+            return None
+        nsn = compact[1 + len(_GE_CODE) :]
+    elif compact.startswith(_GE_CODE) and len(compact) > len(_GE_CODE) + 8:
+        nsn = compact[len(_GE_CODE) :]
+    elif _GE_TRUNK and compact.startswith(_GE_TRUNK):
+        nsn = compact[len(_GE_TRUNK) :]
+    else:
+        nsn = compact
+    if not (_ASCII_DIGITS.fullmatch(nsn) and _GE_GENERAL(nsn) and _GE_MOBILE(nsn)):
+        return None
+    if any(check(nsn) for check in _GE_NOT_MOBILE):
+        return None
+    return Destination(e164=_GE_CODE + nsn, region="GE", operator=_georgian_operator(nsn))
+
+
+# The carrier data names operators by prefixes of at most CARRIER_LONGEST_PREFIX digits of
+# the international number: numbers sharing that many digits share their operator.
+_GE_BLOCK = max(CARRIER_LONGEST_PREFIX - len(_GE_CODE), 0)
+
+
+def _georgian_operator(nsn: str) -> str | None:
+    return _georgian_operator_of_block(nsn[:_GE_BLOCK], len(nsn))
+
+
+@lru_cache(maxsize=4096)
+def _georgian_operator_of_block(block: str, length: int) -> str | None:
+    national = int(block.ljust(length, "0"))
+    number = PhoneNumber(country_code=int(_GE_CODE), national_number=national)
+    return operator_name("GE", phonenumbers_carrier.name_for_valid_number(number, "en"))
 
 
 def _parse_valid(compact: str, default_region: str, text: str, raw: str) -> PhoneNumber:
