@@ -199,6 +199,19 @@ async def send_messages(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     """Send one text to many numbers, or a text per number."""
+    status, answer = await accept_messages(context, account, body, idempotency_key)
+    return Response(answer, status_code=status, media_type="application/json")
+
+
+async def accept_messages(
+    context: WebContext, account: Account, body: SendMessages, idempotency_key: str | None
+) -> tuple[int, bytes]:
+    """The send of a validated ``body``: the status (201, or 200 for a replay) and the JSON
+    answer; refusals raise :class:`RequestError`.
+
+    Shared by the route above and the fast path (:mod:`mesiji.web.fast`), which serves the
+    same requests without FastAPI's machinery.
+    """
     context.admit_send(account)
     recipients = _recipients(body, context.max_recipients)
     request_hash = None
@@ -221,11 +234,7 @@ async def send_messages(
         ),
     )
     # Serialized here, once: returned as a model, FastAPI would validate it again first.
-    return Response(
-        _send_answer(result).model_dump_json(),
-        status_code=200 if result.replayed else 201,
-        media_type="application/json",
-    )
+    return 200 if result.replayed else 201, _send_answer(result).model_dump_json().encode()
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail)
