@@ -19,18 +19,16 @@ one stub on every variant (it returns a fixed result), so only the HTTP layer di
 
 The prototype variants do the happy path only (auth header, decode, stub, encode); ``mesiji``
 does every check. ``--real`` swaps the stub for the real accept service (SQLite writes
-included) to show the share of the HTTP layer in a whole request. Numbers (``--numbers``):
-µs per Georgian mobile number through ``parse_destination`` and through phonenumbers'
-``parse`` path it replaced.
+included) to show the share of the HTTP layer in a whole request. Destination numbers have their own
+benchmark, ``bench/numbers_bench.py``.
 
-    .venv/bin/python bench/http_bench.py [-n 5000] [--rounds 5] [--real] [--numbers]
+    .venv/bin/python bench/http_bench.py [-n 5000] [--rounds 5] [--real]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
 import tempfile
@@ -281,49 +279,13 @@ async def http(n: int, rounds: int, real: bool) -> None:
         print(f"  {name:18} {median:8.1f} {min(values):8.1f}   x{median / base:.2f} of fastapi")
 
 
-def numbers(n: int, rounds: int) -> None:
-    from mesiji.domain import numbers as nums
-
-    # Mobile numbers of the ranges in use, in the forms clients write them.
-    forms = ["+995 {}", "995{}", "{}", "0{}", "{}"]
-    blocks = ["599", "555", "577", "591", "514", "568", "597", "593"]
-    inputs = [
-        forms[i % len(forms)].format(f"{blocks[i % len(blocks)]}{(i * 7919) % 10**6:06d}")
-        for i in range(n)
-    ]
-
-    def run(parse: Callable[[str], object]) -> float:
-        started = time.process_time()
-        for raw in inputs:
-            with contextlib.suppress(nums.NumberError):
-                parse(raw)
-        return (time.process_time() - started) / n * 1e6
-
-    def slow(raw: str) -> object:
-        return nums._parse_destination(raw, nums.GEORGIA, "GE", fast=False)
-
-    results: dict[str, list[float]] = {"parse path": [], "parse_destination": []}
-    for _ in range(rounds):  # alternated
-        results["parse path"].append(run(slow))
-        results["parse_destination"].append(run(nums.parse_destination))
-    print(f"Georgian mobile numbers, {n} x {rounds} rounds: CPU µs/number (median, min)")
-    base = statistics.median(results["parse path"])
-    for name, values in results.items():
-        median = statistics.median(values)
-        print(f"  {name:18} {median:8.2f} {min(values):8.2f}   x{median / base:.2f} of parse")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=5000, help="requests per round and variant")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--real", action="store_true", help="the real accept service")
-    parser.add_argument("--numbers", action="store_true", help="µs per number instead")
     args = parser.parse_args()
-    if args.numbers:
-        numbers(args.n, args.rounds)
-    else:
-        asyncio.run(http(args.n, args.rounds, args.real))
+    asyncio.run(http(args.n, args.rounds, args.real))
 
 
 if __name__ == "__main__":
