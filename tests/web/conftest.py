@@ -27,9 +27,9 @@ from mesiji.storage.sql import SqlStore, open_store
 from mesiji.testing import VirtualClock
 from mesiji.web.app import create_app
 from mesiji.web.context import WebContext
-from tests.storage.conftest import Database, database
+from tests.storage.conftest import Database, database, pytest_generate_tests
 
-__all__ = ["Api", "api", "api_on_both", "database"]
+__all__ = ["Api", "api", "api_on_both", "database", "pytest_generate_tests"]
 
 MAX_BODY = 1_048_576
 
